@@ -1,0 +1,40 @@
+# Two commands on a fresh machine with only python3: `make serve` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: serve test check lint services clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+## serve: install, migrate and serve http://$(HOST):$(PORT) on the embedded default
+serve: $(VENV)/.installed
+	$(BIN)/rooms serve --host $(HOST) --port $(PORT)
+
+## services: install PostgreSQL and Redis (Debian, root) for the services tier
+services:
+	@scripts/install-services
+
+## lint: ruff and mypy, as CI runs them
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check src tests migrations benchmarks
+	$(BIN)/mypy
+
+## test: lint, then the whole suite in both tiers (embedded, then services)
+test: $(VENV)/.dev-installed services lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

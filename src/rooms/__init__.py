@@ -1,0 +1,3 @@
+"""rooms: software for sound installations that listen back."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,54 @@
+"""FastAPI dependencies: the app's resources and one transaction per request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rooms.resources import Resources
+
+
+def get_resources(request: Request) -> Resources:
+    res: Resources = request.app.state.rooms
+    return res
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+
+
+class UnitOfWork:
+    """A request's session plus work to do only once its transaction has committed."""
+
+    def __init__(self, session: AsyncSession, resources: Resources) -> None:
+        self.session = session
+        self.resources = resources
+        self._after_commit: list[Callable[[], Awaitable[Any]]] = []
+
+    def after_commit(self, fn: Callable[[], Awaitable[Any]]) -> None:
+        self._after_commit.append(fn)
+
+    def enqueue_after_commit(self, name: str, *args: Any, job_id: str | None = None) -> None:
+        self.after_commit(lambda: self.resources.jobs.enqueue(name, *args, job_id=job_id))
+
+    async def run_after_commit(self) -> None:
+        for fn in self._after_commit:
+            await fn()
+
+
+async def get_uow(resources: ResourcesDep) -> AsyncIterator[UnitOfWork]:
+    async with resources.sessions() as session:
+        uow = UnitOfWork(session, resources)
+        try:
+            yield uow
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+    await uow.run_after_commit()
+
+
+# scope="function": commit before the response leaves, so a 201 means it is stored.
+UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]

@@ -1,0 +1,89 @@
+"""GET /healthz, /readyz, /health and /metrics."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from rooms.deps import ResourcesDep
+from rooms.health.checks import dependency_checks
+
+router = APIRouter(tags=["health"])
+
+MAX_RECENT_FAILURES = 3
+
+
+def _now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _error(failing: list[str]) -> dict[str, str]:
+    return {"code": "dependency_unavailable",
+            "message": f"unavailable: {', '.join(failing)}"}
+
+
+@router.get("/healthz")
+async def healthz(res: ResourcesDep) -> JSONResponse:
+    """Database, blob store and Redis: 200 when all answer, 503 naming the ones that do not."""
+    checks = await dependency_checks(res)
+    failing = [c.name for c in checks if not c.ok]
+    body: dict[str, Any] = {"ok": not failing, "checks": {c.name: c.as_dict() for c in checks},
+                            "now": _now_iso()}
+    if failing:
+        body["error"] = _error(failing)
+    return JSONResponse(body, status_code=503 if failing else 200,
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.get("/readyz")
+async def readyz(res: ResourcesDep) -> JSONResponse:
+    """healthz plus the job runner's heartbeat, queue depth, recent failures, supervisor."""
+    s = res.settings
+    checks = {c.name: c.as_dict() for c in await dependency_checks(res)}
+    failing = [name for name, c in checks.items() if not c["ok"]]
+    try:
+        stats = await res.jobs.stats()
+    except Exception as exc:
+        failing.append("jobs")
+        checks["jobs"] = {"ok": False, "error": type(exc).__name__}
+    else:
+        window = time.time() - s.ops_task_failure_window_seconds
+        recent = [f for f in stats.failures if f.ts >= window]
+        stale = stats.heartbeat_age_s is None or (
+            stats.heartbeat_age_s > s.ops_worker_heartbeat_max_age_seconds)
+        too_deep = stats.depth >= s.ops_queue_depth_critical
+        jobs_ok = not stale and not too_deep and len(recent) < MAX_RECENT_FAILURES
+        res.metrics.jobs_depth.set(stats.depth)
+        res.metrics.jobs_failures.set(len(recent))
+        checks["jobs"] = {
+            "ok": jobs_ok, "backend": stats.backend, "depth": stats.depth,
+            "heartbeat_age_s": None if stats.heartbeat_age_s is None
+            else round(stats.heartbeat_age_s, 1),
+            "recent_failures": [{"job": f.job, "error": f.error, "ts": f.ts} for f in recent[:10]],
+        }
+        if not jobs_ok:
+            failing.append("jobs")
+    checks["supervisor"] = {"ok": True, "state": res.supervisor.state}
+    body: dict[str, Any] = {"ok": not failing, "checks": checks, "now": _now_iso()}
+    if failing:
+        body["error"] = _error(failing)
+    return JSONResponse(body, status_code=503 if failing else 200,
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.get("/health")
+async def health(res: ResourcesDep) -> dict[str, Any]:
+    """The supervisor's workers and their state."""
+    return {"workers": res.supervisor.workers()}
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(res: ResourcesDep) -> Response:
+    res.metrics.live_connections.set(res.hub.total)
+    for topic, n in res.hub.counts().items():
+        res.metrics.live_subscribers.labels(topic).set(n)
+    return Response(generate_latest(res.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,12 @@
+"""Imports every module that declares jobs, so both runners see the same list."""
+
+from __future__ import annotations
+
+import importlib
+
+JOB_MODULES = ("rooms.jobs.builtin",)
+
+
+def load_jobs() -> None:
+    for name in JOB_MODULES:
+        importlib.import_module(name)

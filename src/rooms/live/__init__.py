@@ -1,0 +1,1 @@
+"""Live websocket sidecar: hub, tokens, subscriber counts."""

@@ -1,0 +1,58 @@
+"""Prometheus metrics: one registry per app (tests build many apps in one process)."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("rooms_http_requests", "HTTP requests served",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("rooms_http_request_seconds", "HTTP request latency",
+                                 ["route"], registry=self.registry,
+                                 buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                          2.5, 5))
+        self.jobs_depth = Gauge("rooms_jobs_queue_depth", "Jobs waiting", registry=self.registry)
+        self.jobs_failures = Gauge("rooms_jobs_recent_failures", "Recent job failures",
+                                   registry=self.registry)
+        self.live_connections = Gauge("rooms_live_connections", "Open live websockets",
+                                      registry=self.registry)
+        self.live_subscribers = Gauge("rooms_live_subscribers", "Live subscribers per topic",
+                                      ["topic"], registry=self.registry)
+        self.dependency_up = Gauge("rooms_dependency_up", "1 when a dependency answers",
+                                   ["dependency"], registry=self.registry)
+
+
+class MetricsMiddleware:
+    """Counts requests by route template (not raw path, so tokens never become labels)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        res = getattr(scope["app"].state, "rooms", None) if "app" in scope else None
+        if scope["type"] != "http" or res is None:
+            await self.app(scope, receive, send)
+            return
+        metrics: Metrics = res.metrics
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            label = getattr(route, "path", "unmatched")
+            metrics.requests.labels(scope["method"], label, str(status)).inc()
+            metrics.latency.labels(label).observe(time.perf_counter() - start)

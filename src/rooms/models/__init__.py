@@ -1,0 +1,21 @@
+"""ORM models, one file per table. Import from here so every table is registered."""
+
+from rooms.models.access_event import AccessEvent
+from rooms.models.artifact import Artifact
+from rooms.models.base import Base, utcnow
+from rooms.models.consent import ConsentManifest
+from rooms.models.derivative import Derivative
+from rooms.models.node import Node
+from rooms.models.steward import StewardAction, StewardState
+
+__all__ = [
+    "AccessEvent",
+    "Artifact",
+    "Base",
+    "ConsentManifest",
+    "Derivative",
+    "Node",
+    "StewardAction",
+    "StewardState",
+    "utcnow",
+]

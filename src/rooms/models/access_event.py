@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from rooms.models.base import Base, UTCDateTime, utcnow
+
+
+class AccessEvent(Base):
+    """One play or ack of an artifact; pool acks are context="room", action="heard"."""
+
+    __tablename__ = "access_event"
+    __table_args__ = (Index("access_event_artifact_ts_idx", "artifact_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifact.id", ondelete="CASCADE"))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    context: Mapped[str] = mapped_column(String(32), default="kiosk")
+    action: Mapped[str] = mapped_column(String(32), default="play")

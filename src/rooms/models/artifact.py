@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from rooms.models.base import Base, UTCDateTime, utcnow
+
+STATUSES = ("ACTIVE", "EXPIRED", "REVOKED", "EPHEMERAL")
+
+
+class Artifact(Base):
+    """One participant take. Blobs live in the store under keys derived from its id."""
+
+    __tablename__ = "artifact"
+    __table_args__ = (
+        # pool/next: playable candidates ordered the way the pool batches read them
+        Index("artifact_pool_rank_idx", "status", "play_count", "wear", "created_at"),
+        Index("artifact_pool_cool_idx", "status", "last_access_at"),
+        Index("artifact_active_idx", "status", "expires_at"),
+        Index("artifact_deploy_idx", "deployment_kind", "status"),
+        Index("artifact_raw_expiry_idx", "raw_expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), default="audio_snippet")
+    node_id: Mapped[int | None] = mapped_column(ForeignKey("node.id", ondelete="SET NULL"))
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consent_manifest.id",
+                                                       ondelete="RESTRICT"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    consent_mode: Mapped[str] = mapped_column(String(16), default="ROOM")
+    raw_uri: Mapped[str] = mapped_column(String(512), default="")
+    raw_sha256: Mapped[str] = mapped_column(String(64), default="")
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    sample_rate: Mapped[int] = mapped_column(Integer, default=0)
+    effect_profile: Mapped[str] = mapped_column(String(32), default="clear")
+    effect_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    deployment_kind: Mapped[str] = mapped_column(String(32), default="memory")
+    topic_tag: Mapped[str] = mapped_column(String(64), default="")
+    lifecycle_status: Mapped[str] = mapped_column(String(32), default="")
+    stack_position: Mapped[int | None] = mapped_column(Integer)
+    wear: Mapped[float] = mapped_column(Float, default=0.0)
+    play_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_access_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    raw_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)

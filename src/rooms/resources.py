@@ -1,0 +1,90 @@
+"""Everything the app holds for its lifetime, built in one place for the API and the worker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from rooms.config import Settings
+from rooms.db import create_engine, session_factory
+from rooms.jobs import JobQueue
+from rooms.jobs.catalog import load_jobs
+from rooms.live.hub import Hub
+from rooms.metrics import Metrics
+from rooms.storage import BlobStore, open_blob_store
+from rooms.supervisor import Supervisor
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    blobs: BlobStore
+    redis: Redis | None
+    jobs: JobQueue
+    hub: Hub
+    supervisor: Supervisor
+    metrics: Metrics
+    started_at: float = field(default_factory=time.time)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def job_context(self) -> dict[str, Any]:
+        """What an in-process job sees: the same keys the arq worker's on_startup sets."""
+        return {"settings": self.settings, "engine": self.engine, "sessions": self.sessions,
+                "blobs": self.blobs, "redis": self.redis}
+
+
+async def open_store(settings: Settings) -> BlobStore:
+    return await open_blob_store(
+        settings.resolved_blob_store_url,
+        endpoint_url=settings.s3_endpoint_url,
+        access_key=settings.s3_access_key.get_secret_value(),
+        secret_key=settings.s3_secret_key.get_secret_value(),
+        region=settings.s3_region,
+    )
+
+
+@asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    """Build engine, blob store, Redis, job queue, hub and supervisor; close them in reverse."""
+    async with AsyncExitStack() as stack:
+        engine = create_engine(settings.resolved_database_url)
+        stack.push_async_callback(engine.dispose)
+        blobs = await open_store(settings)
+        stack.push_async_callback(blobs.aclose)
+        redis: Redis | None = None
+        if settings.redis_url:
+            redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2,
+                                   socket_timeout=5, health_check_interval=30)
+            stack.push_async_callback(redis.aclose)
+        metrics = Metrics()
+        load_jobs()
+        ctx: dict[str, Any] = {}
+        jobs: JobQueue
+        if settings.redis_url:
+            from rooms.jobs.arq_queue import ArqQueue
+
+            jobs = await ArqQueue.connect(settings.redis_url)
+        else:
+            from rooms.jobs.inprocess import InProcessQueue
+
+            jobs = InProcessQueue(ctx, maxsize=settings.job_queue_size, concurrency=2,
+                                  default_timeout_s=settings.job_timeout_s,
+                                  default_max_tries=settings.job_max_tries)
+        hub = Hub(settings=settings, redis=redis)
+        supervisor = Supervisor()
+        res = Resources(settings=settings, engine=engine, sessions=session_factory(engine),
+                        blobs=blobs, redis=redis, jobs=jobs, hub=hub, supervisor=supervisor,
+                        metrics=metrics)
+        ctx.update(res.job_context())
+        await stack.enter_async_context(jobs)
+        await stack.enter_async_context(hub)
+        await stack.enter_async_context(supervisor)
+        yield res

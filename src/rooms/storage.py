@@ -1,0 +1,332 @@
+"""Blob stores: one small interface, a local folder (atomic writes) and S3 (aioboto3).
+
+Keys look like `raw/<id>/audio.wav`; both stores treat them as opaque `/`-separated paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+CHUNK = 256 * 1024
+
+
+class BlobNotFound(KeyError):
+    """No blob under that key."""
+
+
+class BlobStoreError(RuntimeError):
+    """The store could not be reached or refused the operation."""
+
+
+@dataclass(slots=True)
+class BlobStream:
+    """An open blob: its total size, the byte range served, and the bytes."""
+
+    size: int
+    start: int
+    length: int
+    chunks: AsyncIterator[bytes]
+
+
+class BlobStore(Protocol):
+    name: str
+
+    async def put_file(self, key: str, path: Path) -> int: ...
+    async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int: ...
+    async def open(self, key: str, start: int = 0, length: int | None = None) -> BlobStream: ...
+    async def read(self, key: str) -> bytes: ...
+    async def delete(self, key: str) -> bool: ...
+    async def exists(self, key: str) -> bool: ...
+    async def list(self, prefix: str = "") -> list[str]: ...
+    async def check(self) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+def _check_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"bad blob key {key!r}")
+    return key
+
+
+def _clamp(size: int, start: int, length: int | None) -> tuple[int, int]:
+    start = max(0, min(start, size))
+    remaining = size - start
+    return start, remaining if length is None else max(0, min(length, remaining))
+
+
+async def _spool(chunks: AsyncIterable[bytes], directory: Path | None) -> Path:
+    fd, name = tempfile.mkstemp(dir=directory, prefix=".put-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            async for chunk in chunks:
+                await asyncio.to_thread(fh.write, chunk)
+    except BaseException:
+        await asyncio.to_thread(Path(name).unlink, missing_ok=True)
+        raise
+    return Path(name)
+
+
+class FileBlobStore:
+    """Blobs as files under one folder. Writes go to a temp file, fsync, then rename."""
+
+    name = "file"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.root / ".tmp"
+        self._tmp.mkdir(exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.root / _check_key(key)
+
+    def _install(self, src: Path, key: str, *, move: bool) -> int:
+        """Make `src` the blob at `key`: fsync, rename into place, fsync the folder.
+
+        With move=False the bytes are copied to a temp file first, so `src` is untouched.
+        """
+        dest = self._path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if move:
+            staged = src
+            with staged.open("rb+") as fh:
+                os.fsync(fh.fileno())
+        else:
+            fd, name = tempfile.mkstemp(dir=self._tmp, prefix="w-")
+            staged = Path(name)
+            try:
+                with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
+                    while block := inp.read(CHUNK):
+                        out.write(block)
+                    out.flush()
+                    os.fsync(out.fileno())
+            except BaseException:
+                staged.unlink(missing_ok=True)
+                raise
+        try:
+            os.replace(staged, dest)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(dest.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return dest.stat().st_size
+
+    async def put_file(self, key: str, path: Path) -> int:
+        return await asyncio.to_thread(self._install, path, key, move=False)
+
+    async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        spooled = await _spool(chunks, self._tmp)
+        try:
+            return await asyncio.to_thread(self._install, spooled, key, move=True)
+        finally:
+            spooled.unlink(missing_ok=True)
+
+    async def open(self, key: str, start: int = 0, length: int | None = None) -> BlobStream:
+        path = self._path(key)
+        try:
+            fh = await asyncio.to_thread(path.open, "rb")
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+        size = os.fstat(fh.fileno()).st_size
+        start, count = _clamp(size, start, length)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                await asyncio.to_thread(fh.seek, start)
+                left = count
+                while left > 0:
+                    block = await asyncio.to_thread(fh.read, min(CHUNK, left))
+                    if not block:
+                        break
+                    left -= len(block)
+                    yield block
+            finally:
+                fh.close()
+
+        return BlobStream(size=size, start=start, length=count, chunks=chunks())
+
+    async def read(self, key: str) -> bytes:
+        try:
+            return await asyncio.to_thread(self._path(key).read_bytes)
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+
+    async def delete(self, key: str) -> bool:
+        path = self._path(key)
+        try:
+            await asyncio.to_thread(path.unlink)
+        except FileNotFoundError:
+            return False
+        with contextlib.suppress(OSError):  # tidy empty parents, never the root
+            parent = path.parent
+            while parent != self.root:
+                parent.rmdir()
+                parent = parent.parent
+        return True
+
+    async def exists(self, key: str) -> bool:
+        return await asyncio.to_thread(self._path(key).is_file)
+
+    async def list(self, prefix: str = "") -> list[str]:
+        def walk() -> list[str]:
+            keys = []
+            for dirpath, dirnames, filenames in os.walk(self.root):
+                dirnames[:] = [d for d in dirnames if d != ".tmp"]
+                rel = Path(dirpath).relative_to(self.root)
+                for fn in filenames:
+                    key = (rel / fn).as_posix()
+                    if key.startswith(prefix):
+                        keys.append(key)
+            return sorted(keys)
+
+        return await asyncio.to_thread(walk)
+
+    async def check(self) -> None:
+        def probe() -> None:
+            fd, name = tempfile.mkstemp(dir=self._tmp, prefix="probe-")
+            os.close(fd)
+            os.unlink(name)
+
+        try:
+            await asyncio.to_thread(probe)
+        except OSError as exc:
+            raise BlobStoreError(f"blob folder not writable: {exc.strerror}") from exc
+
+    async def aclose(self) -> None:
+        return None
+
+
+class S3BlobStore:
+    """Blobs in one S3 bucket through an aioboto3 client entered for the app's lifetime."""
+
+    name = "s3"
+
+    def __init__(self, client: Any, bucket: str, stack: AsyncExitStack) -> None:
+        self._client = client
+        self.bucket = bucket
+        self._stack = stack
+
+    @classmethod
+    async def connect(cls, bucket: str, *, endpoint_url: str | None, access_key: str,
+                      secret_key: str, region: str, create_bucket: bool = True) -> S3BlobStore:
+        import aioboto3
+        from botocore.config import Config
+
+        session = aioboto3.Session()
+        stack = AsyncExitStack()
+        client = await stack.enter_async_context(session.client(
+            "s3",
+            endpoint_url=endpoint_url or None,
+            aws_access_key_id=access_key or None,
+            aws_secret_access_key=secret_key or None,
+            region_name=region,
+            config=Config(s3={"addressing_style": "path"}, connect_timeout=3, read_timeout=30,
+                          retries={"max_attempts": 2, "mode": "standard"},
+                          max_pool_connections=64),
+        ))
+        store = cls(client, bucket, stack)
+        if create_bucket:
+            with contextlib.suppress(Exception):  # already there, or no right: check() says
+                await client.create_bucket(Bucket=bucket)
+        return store
+
+    async def put_file(self, key: str, path: Path) -> int:
+        _check_key(key)
+        size = (await asyncio.to_thread(path.stat)).st_size
+        with path.open("rb") as fh:
+            await self._client.put_object(Bucket=self.bucket, Key=key, Body=fh,
+                                          ContentLength=size)
+        return size
+
+    async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        spooled = await _spool(chunks, None)
+        try:
+            return await self.put_file(key, spooled)
+        finally:
+            spooled.unlink(missing_ok=True)
+
+    async def open(self, key: str, start: int = 0, length: int | None = None) -> BlobStream:
+        from botocore.exceptions import ClientError
+
+        _check_key(key)
+        try:
+            head = await self._client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise BlobNotFound(key) from None
+            raise
+        size = int(head["ContentLength"])
+        start, count = _clamp(size, start, length)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            if count == 0:
+                return
+            resp = await self._client.get_object(Bucket=self.bucket, Key=key,
+                                                 Range=f"bytes={start}-{start + count - 1}")
+            body = resp["Body"]
+            try:
+                async for block in body.iter_chunks(CHUNK):
+                    yield block
+            finally:
+                body.close()
+
+        return BlobStream(size=size, start=start, length=count, chunks=chunks())
+
+    async def read(self, key: str) -> bytes:
+        blob = await self.open(key)
+        return b"".join([c async for c in blob.chunks])
+
+    async def delete(self, key: str) -> bool:
+        _check_key(key)
+        existed = await self.exists(key)
+        await self._client.delete_object(Bucket=self.bucket, Key=key)
+        return existed
+
+    async def exists(self, key: str) -> bool:
+        try:
+            await self.open(key, 0, 0)
+        except BlobNotFound:
+            return False
+        return True
+
+    async def list(self, prefix: str = "") -> list[str]:
+        keys: list[str] = []
+        paginator = self._client.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        return sorted(keys)
+
+    async def check(self) -> None:
+        try:
+            await self._client.head_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            raise BlobStoreError(f"s3 bucket {self.bucket!r} unreachable: {exc}") from exc
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
+
+
+async def open_blob_store(url: str, *, endpoint_url: str = "", access_key: str = "",
+                          secret_key: str = "", region: str = "us-east-1") -> BlobStore:
+    """Build the store a BLOB_STORE_URL names (file://PATH or s3://BUCKET)."""
+    if url.startswith("file://"):
+        return FileBlobStore(Path(url.removeprefix("file://")))
+    if url.startswith("s3://"):
+        bucket = url.removeprefix("s3://").strip("/")
+        return await S3BlobStore.connect(bucket, endpoint_url=endpoint_url,
+                                         access_key=access_key, secret_key=secret_key,
+                                         region=region)
+    raise ValueError(f"unsupported BLOB_STORE_URL {url!r}")
