@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from services import (
+from tests.services import (
     ExternalServiceError,
     PostgresServer,
     RedisServer,
@@ -37,8 +37,8 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+@pytest.fixture(scope="module")  # its own servers: these tests stop and restart them
+def smoke_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     if not AVAILABLE:  # only reached with CI=true, where a missing tier is a failure
         pytest.fail(f"CI=true but the services tier is unavailable: {MISSING}")
     running = start_services(tmp_path_factory.mktemp("services"))
@@ -76,8 +76,8 @@ def _s3_client(s3: S3Server, secret_key: str | None = None) -> Any:
     )
 
 
-async def test_postgres_answers_again_after_stop_and_start(services: Services) -> None:
-    postgres = services.postgres
+async def test_postgres_answers_again_after_stop_and_start(smoke_services: Services) -> None:
+    postgres = smoke_services.postgres
     _require_managed(postgres)
     assert await _scalar(postgres.url, "SELECT 1") == 1
     port, pid = postgres.port, postgres.pid
@@ -94,9 +94,9 @@ async def test_postgres_answers_again_after_stop_and_start(services: Services) -
 
 
 async def test_postgres_creates_databases_from_templates_and_drops_them(
-    services: Services,
+    smoke_services: Services,
 ) -> None:
-    postgres = services.postgres
+    postgres = smoke_services.postgres
     name = f"smoke_{uuid.uuid4().hex[:12]}"
     url = await postgres.create_database(name)
     engine = create_async_engine(url, poolclass=NullPool)
@@ -114,8 +114,8 @@ async def test_postgres_creates_databases_from_templates_and_drops_them(
     assert await _scalar(postgres.url, count, prefix=f"{name}%") == 0
 
 
-async def test_redis_pings_again_after_stop_and_start(services: Services) -> None:
-    redis = services.redis
+async def test_redis_pings_again_after_stop_and_start(smoke_services: Services) -> None:
+    redis = smoke_services.redis
     _require_managed(redis)
     port = redis.port
     for restart in (False, True):
@@ -132,9 +132,9 @@ async def test_redis_pings_again_after_stop_and_start(services: Services) -> Non
     assert redis.port == port
 
 
-async def test_s3_put_get_list_delete(services: Services) -> None:
+async def test_s3_put_get_list_delete(smoke_services: Services) -> None:
     bucket = f"smoke-{uuid.uuid4().hex[:12]}"
-    async with _s3_client(services.s3) as s3:
+    async with _s3_client(smoke_services.s3) as s3:
         await s3.create_bucket(Bucket=bucket)
         await s3.put_object(Bucket=bucket, Key="takes/a.wav", Body=b"RIFF....")
         response = await s3.get_object(Bucket=bucket, Key="takes/a.wav")
@@ -148,15 +148,15 @@ async def test_s3_put_get_list_delete(services: Services) -> None:
         await s3.delete_bucket(Bucket=bucket)
 
 
-async def test_s3_rejects_a_wrong_secret_key(services: Services) -> None:
-    async with _s3_client(services.s3, secret_key="not-the-secret") as s3:
+async def test_s3_rejects_a_wrong_secret_key(smoke_services: Services) -> None:
+    async with _s3_client(smoke_services.s3, secret_key="not-the-secret") as s3:
         with pytest.raises(ClientError) as raised:
             await s3.list_buckets()
     assert raised.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
 
 
-async def test_s3_keeps_objects_across_stop_and_start(services: Services) -> None:
-    s3_server = services.s3
+async def test_s3_keeps_objects_across_stop_and_start(smoke_services: Services) -> None:
+    s3_server = smoke_services.s3
     _require_managed(s3_server)
     bucket, port = f"smoke-{uuid.uuid4().hex[:12]}", s3_server.port
     async with _s3_client(s3_server) as s3:
