@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
@@ -25,6 +26,11 @@ from rooms.config import Settings, load_settings
 from rooms.db import migrate
 
 CI = os.environ.get("CI", "").lower() == "true"
+
+# CI runs the same generated inputs every time, so a red run is reproducible, never luck.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if CI:
+    hypothesis_settings.load_profile("ci")
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"
 
 

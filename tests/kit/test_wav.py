@@ -36,7 +36,8 @@ def fmt_body(
     block_align: int | None = None,
 ) -> bytes:
     align = channels * bits // 8 if block_align is None else block_align
-    return struct.pack("<HHIIHH", tag, channels, rate, rate * align, align, bits)
+    # the byte-rate field is ignored by the reader; wrap it so any generated rate packs
+    return struct.pack("<HHIIHH", tag, channels, rate, (rate * align) & 0xFFFFFFFF, align, bits)
 
 
 def extensible_body(sub_tag: int, channels: int = 1, rate: int = 48_000, bits: int = 16) -> bytes:
