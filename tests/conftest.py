@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import settings as hypothesis_settings
 from fastapi import FastAPI
+from hypothesis import settings as hypothesis_settings
 from redis.asyncio import Redis
 
 from rooms.app import create_app

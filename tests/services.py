@@ -46,10 +46,11 @@ IS_ROOT = os.geteuid() == 0
 _INITDB_FLAGS = ["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"]
 _POSTGRES_OPTIONS = f"-c listen_addresses={HOST} -c fsync=off -c synchronous_commit=off"
 _POSTGRES_OPTIONS += " -c full_page_writes=off"
-_REDIS_FLAGS = ["--save", "", "--appendonly", "no", "--daemonize", "yes"]
+_S3_CONFIG = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
 _S3_ACTIONS = ["Admin", "Read", "List", "Tagging", "Write"]
 _WEED_FLAGS = ["-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0"]
 _WEED_FLAGS += ["-master.telemetry=false", "-volume.preStopSeconds=0"]
+_REDIS_FLAGS = ["--save", "", "--appendonly", "no"]
 _DB_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 # Every listener of weed mini, gRPC ones included (so no implicit port + 10000 is used).
 _WEED_PORTS = [
@@ -95,6 +96,7 @@ class _Server:
         self._url = url
         self._log = self.root / f"{self.name}.log"
         self._pid: int | None = None
+        self._process: Popen[bytes] | None = None
         self._registered = False
 
     @property
@@ -134,17 +136,27 @@ class _Server:
 
     def _stop(self, pid: int) -> None:
         _terminate(pid, self.stop_signal)
+        if self._process is not None:
+            self._process.wait(STOP_TIMEOUT)  # reap our child: no zombie, no ResourceWarning
+            self._process = None
+
+    def _spawn(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        """Run the server as our child (its output goes to the log) and record its PID."""
+        with self._log.open("ab") as log:
+            self._process = Popen(
+                args, stdin=DEVNULL, stdout=log, stderr=STDOUT, env=env, start_new_session=True
+            )
+        self._pid = self._process.pid
 
     def _wait_until(self, ready: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + START_TIMEOUT
-        while not ready():
-            if self._pid is not None and not _alive(self._pid):
-                raise ServiceError(f"{what} exited while starting{_tail(self._log)}")
+        while self._pid is None or _alive(self._pid):
+            if ready():
+                return
             if time.monotonic() > deadline:
-                raise ServiceError(
-                    f"{what} not ready after {START_TIMEOUT:.0f} s{_tail(self._log)}"
-                )
+                raise ServiceError(f"{what} not ready in {START_TIMEOUT:.0f} s{_tail(self._log)}")
             time.sleep(0.05)
+        raise ServiceError(f"{what} exited while starting{_tail(self._log)}")
 
 
 class PostgresServer(_Server):
@@ -188,8 +200,9 @@ class PostgresServer(_Server):
         options = f"-p {self.port} -k {shlex.quote(str(self.root))} {_POSTGRES_OPTIONS}"
         try:
             self._pg("pg_ctl", "-D", str(data), "-l", str(self._log), "-o", options, "-w", "start")
-        finally:
-            self._pid = _read_pid(data / "postmaster.pid")
+        finally:  # the pidfile's first line is the postmaster's PID
+            with contextlib.suppress(OSError, ValueError):
+                self._pid = int((data / "postmaster.pid").read_text().split("\n")[0])
 
     def _pg(self, program: str, *args: str) -> None:
         bindir = _pg_bindir()
@@ -200,7 +213,7 @@ class PostgresServer(_Server):
 
 
 class RedisServer(_Server):
-    """redis-server without persistence, daemonized with a pidfile."""
+    """redis-server without persistence, run in the foreground as our child."""
 
     name = "redis"
 
@@ -209,14 +222,8 @@ class RedisServer(_Server):
         return self._url or f"redis://{HOST}:{self.port}/0"
 
     def _start(self) -> None:
-        pidfile = self.root / "redis.pid"
-        pidfile.unlink(missing_ok=True)
-        binary = shutil.which("redis-server") or "redis-server"
-        args = [binary, "--port", str(self.port), "--bind", HOST, *_REDIS_FLAGS]
-        args += ["--dir", str(self.root), "--pidfile", str(pidfile), "--logfile", str(self._log)]
-        _run(args, "redis-server", self._log)
-        self._wait_until(lambda: _read_pid(pidfile) is not None, "redis-server pidfile")
-        self._pid = _read_pid(pidfile)
+        args = ["--port", str(self.port), "--bind", HOST, "--dir", str(self.root), *_REDIS_FLAGS]
+        self._spawn([shutil.which("redis-server") or "redis-server", *args])
         self._wait_until(self._ping, "redis-server")
 
     def _ping(self) -> bool:
@@ -231,7 +238,7 @@ class RedisServer(_Server):
 class S3Server(_Server):
     """SeaweedFS `weed mini` with one S3 identity (random keys); path-style addressing."""
 
-    name = "weed"
+    name = "s3"
     stop_signal = signal.SIGKILL  # SIGTERM takes 2-7 s; the data dir restarts fine after KILL
 
     def __init__(
@@ -250,15 +257,14 @@ class S3Server(_Server):
         self.access_key = access_key or "ROOMS" + secrets.token_hex(8).upper()
         self.secret_key = secret_key or secrets.token_urlsafe(30)
         self.region = region
-        self._process: Popen[bytes] | None = None
 
     @property
     def endpoint_url(self) -> str:
         return self._url or f"http://{HOST}:{self.port}"
 
-    def client(self) -> BaseClient:
-        """A blocking botocore S3 client for this server; close() it."""
-        config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
+    def client(self, timeout: float = 60.0) -> BaseClient:
+        """A blocking botocore S3 client for this server (path-style); close() it."""
+        config = _S3_CONFIG.merge(Config(connect_timeout=timeout, read_timeout=timeout))
         keys = {"aws_access_key_id": self.access_key, "aws_secret_access_key": self.secret_key}
         return botocore.session.get_session().create_client(
             "s3", self.region, endpoint_url=self.endpoint_url, config=config, **keys
@@ -277,21 +283,15 @@ class S3Server(_Server):
         args += [f"-s3.config={config}", *_WEED_FLAGS]
         args += [f"-{flag}={port}" for flag, port in self.ports.items()]
         args += [f"-{part}.localSocket={self.root / part}.sock" for part in ("filer", "s3")]
-        env = {**os.environ, "TMPDIR": str(tmp)}  # weed's glog files go to TMPDIR
-        with self._log.open("ab") as log:
-            self._process = Popen(args, stdout=log, stderr=STDOUT, env=env, start_new_session=True)
-        self._pid = self._process.pid
-        client = self.client()
+        self._spawn(args, env={**os.environ, "TMPDIR": str(tmp)})  # glog files go to TMPDIR
+        client = self.client(timeout=5.0)
         try:
             self._wait_until(lambda: _s3_roundtrip(client), "weed mini")
         finally:
             client.close()
 
     def _stop(self, pid: int) -> None:
-        _terminate(pid, self.stop_signal)
-        if self._process is not None:
-            self._process.wait(STOP_TIMEOUT)  # reap it: no zombie, no ResourceWarning
-            self._process = None
+        super()._stop(pid)
         for flag, port in self.ports.items():  # weed puts these in /tmp whatever TMPDIR says
             component, _, kind = flag.partition(".port")
             if kind == ".grpc":
@@ -405,12 +405,6 @@ def _weed_binary() -> Path | None:
     return Path(found) if found else None
 
 
-def _read_pid(pidfile: Path) -> int | None:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        return int(pidfile.read_text().split()[0])
-    return None
-
-
 def _ident(name: str) -> str:
     if not _DB_NAME.fullmatch(name):
         raise ValueError(f"database name {name!r} must match {_DB_NAME.pattern}")
@@ -418,8 +412,5 @@ def _ident(name: str) -> str:
 
 
 def _tail(log: Path, lines: int = 20) -> str:
-    try:
-        text = log.read_text(errors="replace").splitlines()[-lines:]
-    except OSError:
-        return f"\n(no log at {log})"
-    return f"\n--- last {len(text)} lines of {log} ---\n" + "\n".join(text)
+    text = log.read_text(errors="replace") if log.exists() else "(no log yet)"
+    return f"\n--- end of {log} ---\n" + "\n".join(text.splitlines()[-lines:])

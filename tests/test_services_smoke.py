@@ -29,7 +29,7 @@ from tests.services import (
 )
 
 AVAILABLE, MISSING = services_available()
-IN_CI = os.environ.get("CI") == "true"
+IN_CI = os.environ.get("CI", "").lower() == "true"
 
 pytestmark = [
     pytest.mark.services,

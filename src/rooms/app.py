@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rooms import __version__
@@ -19,7 +21,11 @@ from rooms.instance import ensure_secrets
 from rooms.live.endpoints import router as live_router
 from rooms.logging import get_logger
 from rooms.metrics import MetricsMiddleware
+from rooms.playback.media import router as media_router
+from rooms.recordings.endpoints import router as recordings_router
 from rooms.resources import open_resources
+from rooms.web.pages import ROOT
+from rooms.web.pages import router as pages_router
 
 log = get_logger("rooms.app")
 
@@ -53,6 +59,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(code, message), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(DBAPIError)
+    async def database_down(request: Request, exc: DBAPIError) -> JSONResponse:
+        log.warning("http.database_error", path=request.url.path, error=type(exc).__name__)
+        return JSONResponse(error_body("database_unavailable",
+                                       "the database did not answer; nothing was changed"),
+                            status_code=503)
+
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> JSONResponse:
         log.error("http.unhandled", path=request.url.path, error=type(exc).__name__,
@@ -78,5 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(live_router)
+    app.include_router(recordings_router)
+    app.include_router(media_router)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.add_middleware(MetricsMiddleware)
     return app

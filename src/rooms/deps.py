@@ -8,7 +8,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rooms.logging import get_logger
 from rooms.resources import Resources
+
+log = get_logger("rooms.deps")
 
 
 def get_resources(request: Request) -> Resources:
@@ -26,9 +29,21 @@ class UnitOfWork:
         self.session = session
         self.resources = resources
         self._after_commit: list[Callable[[], Awaitable[Any]]] = []
+        self._on_rollback: list[Callable[[], Awaitable[Any]]] = []
 
     def after_commit(self, fn: Callable[[], Awaitable[Any]]) -> None:
         self._after_commit.append(fn)
+
+    def on_rollback(self, fn: Callable[[], Awaitable[Any]]) -> None:
+        """Undo work outside the database (a written blob) if the transaction fails."""
+        self._on_rollback.append(fn)
+
+    async def run_on_rollback(self) -> None:
+        for fn in reversed(self._on_rollback):
+            try:
+                await fn()
+            except Exception as exc:  # the sweep catches what this misses
+                log.warning("uow.compensation_failed", error=type(exc).__name__)
 
     def enqueue_after_commit(self, name: str, *args: Any, job_id: str | None = None) -> None:
         self.after_commit(lambda: self.resources.jobs.enqueue(name, *args, job_id=job_id))
@@ -46,6 +61,7 @@ async def get_uow(resources: ResourcesDep) -> AsyncIterator[UnitOfWork]:
             await session.commit()
         except BaseException:
             await session.rollback()
+            await uow.run_on_rollback()
             raise
     await uow.run_after_commit()
 

@@ -15,6 +15,7 @@ from rooms.config import Settings
 from rooms.db import create_engine, session_factory
 from rooms.jobs import JobQueue
 from rooms.jobs.catalog import load_jobs
+from rooms.kit.ratelimit import RateLimiter
 from rooms.live.hub import Hub
 from rooms.metrics import Metrics
 from rooms.storage import BlobStore, open_blob_store
@@ -32,6 +33,7 @@ class Resources:
     hub: Hub
     supervisor: Supervisor
     metrics: Metrics
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(None))
     started_at: float = field(default_factory=time.time)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -82,7 +84,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         supervisor = Supervisor()
         res = Resources(settings=settings, engine=engine, sessions=session_factory(engine),
                         blobs=blobs, redis=redis, jobs=jobs, hub=hub, supervisor=supervisor,
-                        metrics=metrics)
+                        metrics=metrics, limiter=RateLimiter(redis))
         ctx.update(res.job_context())
         await stack.enter_async_context(jobs)
         await stack.enter_async_context(hub)

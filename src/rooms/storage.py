@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,16 +37,35 @@ class BlobStream:
     chunks: AsyncIterator[bytes]
 
 
+@dataclass(frozen=True, slots=True)
+class BlobEntry:
+    key: str
+    size: int
+    modified: datetime
+
+
+BlobEntries = list[BlobEntry]  # an alias: the stores' `list` method shadows the builtin
+
+
 class BlobStore(Protocol):
     name: str
 
-    async def put_file(self, key: str, path: Path) -> int: ...
+    async def put_file(self, key: str, path: Path, *, move: bool = False) -> int:
+        """Store the file at `path`; with move=True the store may take the file itself."""
+        ...
+
+    def staging_dir(self) -> Path:
+        """Where to spool uploads so that put_file(move=True) is cheapest."""
+        ...
+
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int: ...
     async def open(self, key: str, start: int = 0, length: int | None = None) -> BlobStream: ...
     async def read(self, key: str) -> bytes: ...
+    async def size(self, key: str) -> int: ...
     async def delete(self, key: str) -> bool: ...
     async def exists(self, key: str) -> bool: ...
     async def list(self, prefix: str = "") -> list[str]: ...
+    async def entries(self, prefix: str = "") -> BlobEntries: ...
     async def check(self) -> None: ...
     async def aclose(self) -> None: ...
 
@@ -124,8 +144,12 @@ class FileBlobStore:
             os.close(dir_fd)
         return dest.stat().st_size
 
-    async def put_file(self, key: str, path: Path) -> int:
-        return await asyncio.to_thread(self._install, path, key, move=False)
+    async def put_file(self, key: str, path: Path, *, move: bool = False) -> int:
+        return await asyncio.to_thread(self._install, path, key,
+                                       move=move and path.parent == self._tmp)
+
+    def staging_dir(self) -> Path:
+        return self._tmp
 
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
         spooled = await _spool(chunks, self._tmp)
@@ -137,13 +161,17 @@ class FileBlobStore:
     async def open(self, key: str, start: int = 0, length: int | None = None) -> BlobStream:
         path = self._path(key)
         try:
-            fh = await asyncio.to_thread(path.open, "rb")
+            size = (await asyncio.to_thread(path.stat)).st_size
         except FileNotFoundError:
             raise BlobNotFound(key) from None
-        size = os.fstat(fh.fileno()).st_size
         start, count = _clamp(size, start, length)
 
         async def chunks() -> AsyncIterator[bytes]:
+            # opened on first read, so a stream that is never consumed holds no descriptor
+            try:
+                fh = await asyncio.to_thread(path.open, "rb")
+            except FileNotFoundError:
+                raise BlobNotFound(key) from None
             try:
                 await asyncio.to_thread(fh.seek, start)
                 left = count
@@ -157,6 +185,12 @@ class FileBlobStore:
                 fh.close()
 
         return BlobStream(size=size, start=start, length=count, chunks=chunks())
+
+    async def size(self, key: str) -> int:
+        try:
+            return (await asyncio.to_thread(self._path(key).stat)).st_size
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
 
     async def read(self, key: str) -> bytes:
         try:
@@ -193,6 +227,19 @@ class FileBlobStore:
             return sorted(keys)
 
         return await asyncio.to_thread(walk)
+
+    async def entries(self, prefix: str = "") -> BlobEntries:
+        def stat_all(keys: list[str]) -> BlobEntries:
+            out = []
+            for key in keys:
+                try:
+                    st = (self.root / key).stat()
+                except FileNotFoundError:
+                    continue
+                out.append(BlobEntry(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC)))
+            return out
+
+        return await asyncio.to_thread(stat_all, await self.list(prefix))
 
     async def check(self) -> None:
         def probe() -> None:
@@ -243,7 +290,10 @@ class S3BlobStore:
                 await client.create_bucket(Bucket=bucket)
         return store
 
-    async def put_file(self, key: str, path: Path) -> int:
+    def staging_dir(self) -> Path:
+        return Path(tempfile.gettempdir())
+
+    async def put_file(self, key: str, path: Path, *, move: bool = False) -> int:
         _check_key(key)
         size = (await asyncio.to_thread(path.stat)).st_size
         with path.open("rb") as fh:
@@ -285,6 +335,9 @@ class S3BlobStore:
 
         return BlobStream(size=size, start=start, length=count, chunks=chunks())
 
+    async def size(self, key: str) -> int:
+        return (await self.open(key, 0, 0)).size
+
     async def read(self, key: str) -> bytes:
         blob = await self.open(key)
         return b"".join([c async for c in blob.chunks])
@@ -308,6 +361,14 @@ class S3BlobStore:
         async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             keys.extend(obj["Key"] for obj in page.get("Contents", []))
         return sorted(keys)
+
+    async def entries(self, prefix: str = "") -> BlobEntries:
+        out: BlobEntries = []
+        paginator = self._client.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            out.extend(BlobEntry(o["Key"], int(o["Size"]), o["LastModified"])
+                       for o in page.get("Contents", []))
+        return sorted(out, key=lambda e: e.key)
 
     async def check(self) -> None:
         try:

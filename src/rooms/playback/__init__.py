@@ -1,0 +1,1 @@
+"""Playback: pool selection, wear, the media proxy, room composition."""

@@ -1,0 +1,146 @@
+"""The media proxy: GET /api/v1/media/raw/<token> and /media/spectrogram/<token>.
+
+Audio streams from the blob store with Range support and `no-store`. A NOSAVE take is
+claimed (EPHEMERAL -> REVOKED) before its bytes leave, so exactly one GET plays it, and its
+blob is deleted as soon as the stream ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from rooms.deps import ResourcesDep
+from rooms.errors import Forbidden, Gone, NotFound
+from rooms.kit import tokens
+from rooms.logging import get_logger
+from rooms.models import Artifact, Derivative, utcnow
+from rooms.playback.media_tokens import EPHEMERAL_AUDIO, POOL_AUDIO, SPECTROGRAM_IMAGE
+from rooms.playback.ranges import parse_range
+from rooms.recordings import repository
+from rooms.resources import Resources
+from rooms.storage import BlobNotFound, BlobStore, BlobStream
+
+router = APIRouter(prefix="/api/v1/media", tags=["media"])
+log = get_logger("rooms.media")
+NO_STORE = "no-store"
+
+
+def _verify(res: Resources, purposes: tuple[str, ...], token: str) -> tuple[str, int]:
+    secret = res.settings.secret_key.get_secret_value()
+    reason = "invalid"
+    for purpose in purposes:
+        try:
+            data = tokens.verify(secret, purpose, token)
+        except tokens.TokenError as exc:
+            reason = exc.reason if exc.reason == "expired" else reason
+            continue
+        if isinstance(data.get("a"), int):
+            return purpose, int(data["a"])
+    raise Forbidden("this media link is not valid" if reason == "invalid"
+                    else "this media link has expired", code=f"token_{reason}")
+
+
+def _playable(artifact: Artifact | None, now: datetime) -> Artifact:
+    if artifact is None:
+        raise NotFound("no such recording", code="not_found")
+    if artifact.status in ("REVOKED", "EXPIRED") or (
+            artifact.expires_at is not None and artifact.expires_at <= now):
+        raise Gone("this recording is no longer available", code="gone")
+    return artifact
+
+
+async def _open(blobs: BlobStore, key: str,
+                range_header: str | None) -> tuple[BlobStream, bool]:
+    try:
+        if not range_header:
+            return await blobs.open(key), False
+        span = parse_range(range_header, await blobs.size(key))
+        if span is None:
+            return await blobs.open(key), False
+        return await blobs.open(key, span[0], span[1]), True
+    except BlobNotFound:
+        raise Gone("this recording is no longer available", code="gone") from None
+
+
+def _response(blob: BlobStream, partial: bool, media_type: str,
+              body: AsyncIterator[bytes] | None = None) -> StreamingResponse:
+    headers = {"Cache-Control": NO_STORE, "Accept-Ranges": "bytes",
+               "Content-Length": str(blob.length)}
+    if partial:
+        end = blob.start + blob.length - 1
+        headers["Content-Range"] = f"bytes {blob.start}-{end}/{blob.size}"
+    return StreamingResponse(body or blob.chunks, status_code=206 if partial else 200,
+                             media_type=media_type, headers=headers)
+
+
+@router.get("/raw/{token}", response_class=StreamingResponse,
+            responses={403: {}, 404: {}, 410: {}, 416: {}})
+async def raw_audio(token: str, request: Request, res: ResourcesDep) -> StreamingResponse:
+    """Stream a take's audio (raw, or its essence once a FOSSIL's raw expired)."""
+    purpose, artifact_id = _verify(res, (POOL_AUDIO, EPHEMERAL_AUDIO), token)
+    if purpose == EPHEMERAL_AUDIO:
+        return await _play_once(res, artifact_id)
+    now = utcnow()
+    async with res.sessions() as session:
+        artifact = _playable(await repository.get(session, artifact_id), now)
+        key = artifact.raw_uri if artifact.status == "ACTIVE" else ""
+        if not key:
+            essence = (await session.execute(select(Derivative).where(
+                Derivative.artifact_id == artifact_id, Derivative.kind == "essence_wav")
+            )).scalar()
+            if essence is None or (essence.expires_at is not None and essence.expires_at <= now):
+                raise Gone("this recording is no longer available", code="gone")
+            key = essence.uri
+    blob, partial = await _open(res.blobs, key, request.headers.get("range"))
+    return _response(blob, partial, "audio/wav")
+
+
+async def _play_once(res: Resources, artifact_id: int) -> StreamingResponse:
+    async with res.sessions() as session:
+        artifact = await repository.get(session, artifact_id)
+        if artifact is None:
+            raise NotFound("no such take", code="not_found")
+        key = artifact.raw_uri
+        if not await repository.claim_ephemeral(session, artifact_id):
+            raise Gone("this take was already played", code="gone")
+        await session.commit()
+    try:
+        blob = await res.blobs.open(key)
+    except BlobNotFound:
+        raise Gone("this take was already played", code="gone") from None
+
+    async def stream_then_delete() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in blob.chunks:
+                yield chunk
+        finally:
+            try:
+                await res.blobs.delete(key)
+            except Exception as exc:  # the orphan sweep removes it later
+                log.warning("media.ephemeral_delete_failed", error=type(exc).__name__)
+            log.info("media.ephemeral_played", artifact_id=artifact_id)
+
+    return _response(blob, False, "audio/wav", stream_then_delete())
+
+
+@router.get("/spectrogram/{token}", response_class=StreamingResponse,
+            responses={403: {}, 404: {}, 410: {}})
+async def spectrogram(token: str, request: Request, res: ResourcesDep) -> StreamingResponse:
+    """A FOSSIL take's spectrogram PNG."""
+    _, artifact_id = _verify(res, (SPECTROGRAM_IMAGE,), token)
+    now = utcnow()
+    async with res.sessions() as session:
+        _playable(await repository.get(session, artifact_id), now)
+        image = (await session.execute(select(Derivative).where(
+            Derivative.artifact_id == artifact_id, Derivative.kind == "spectrogram_png"))).scalar()
+    if image is None:
+        raise NotFound("this recording has no spectrogram", code="not_found")
+    if image.expires_at is not None and image.expires_at <= now:
+        raise Gone("this spectrogram has expired", code="gone")
+    blob, partial = await _open(res.blobs, image.uri, request.headers.get("range"))
+    return _response(blob, partial, "image/png")

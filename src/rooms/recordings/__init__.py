@@ -1,0 +1,1 @@
+"""Recordings: ingest, consent, revocation, ephemeral takes."""

@@ -1,0 +1,120 @@
+"""POST /api/v1/artifacts/audio, /ephemeral/audio, /ephemeral/consume, /revoke."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from rooms.deps import ResourcesDep, UowDep
+from rooms.errors import Forbidden, NotFound, RoomsError
+from rooms.kit import tokens
+from rooms.playback.media_tokens import EPHEMERAL_AUDIO, media_url, token_from_url
+from rooms.recordings import service
+from rooms.recordings.schemas import (
+    ArtifactOut,
+    ConsumeIn,
+    ConsumeOut,
+    EphemeralOut,
+    IngestOut,
+    RevokeIn,
+    RevokeOut,
+    iso,
+)
+from rooms.recordings.throttle import charge, client_id
+from rooms.recordings.upload import ParsedUpload, receive_upload
+from rooms.resources import Resources
+
+router = APIRouter(prefix="/api/v1", tags=["recordings"])
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+async def _upload(request: Request, res: Resources) -> ParsedUpload:
+    staging = res.blobs.staging_dir()
+    return await receive_upload(request, max_bytes=res.settings.ingest_max_upload_bytes,
+                                staging=staging)
+
+
+async def _charge_ingest(request: Request, res: Resources) -> None:
+    s = res.settings
+    await charge(res.limiter, request, scope="ingest", client_rate=s.public_ingest_rate,
+                 ip_rate=s.public_ingest_ip_rate, code="ingest_budget_exceeded",
+                 what="recordings from this kiosk")
+
+
+@router.post("/artifacts/audio", status_code=201, response_model=IngestOut,
+             responses={400: {}, 413: {}, 415: {}, 429: {}, 503: {}})
+async def create_artifact(request: Request, uow: UowDep, res: ResourcesDep,
+                          idempotency_key: Annotated[str | None, Header()] = None
+                          ) -> JSONResponse:
+    """Store a participant's take (ROOM or FOSSIL) and return its revocation code once."""
+    await service.ensure_intake_open(uow)
+    scope = service.idempotency_scope(client_id(request), idempotency_key)
+    if scope is not None and (first := await service.replay(uow, scope)) is not None:
+        return _ingest_response(first)
+    await _charge_ingest(request, res)
+    upload = await _upload(request, res)
+    try:
+        result = await service.ingest(uow, upload, scope=scope)
+    finally:
+        upload.discard()
+    return _ingest_response(result)
+
+
+def _ingest_response(result: service.IngestResult) -> JSONResponse:
+    body = IngestOut(artifact=ArtifactOut.of(result.artifact),
+                     revocation_token=result.revocation_code)
+    headers = {**NO_STORE, **({"Idempotent-Replayed": "true"} if result.replayed else {})}
+    return JSONResponse(body.model_dump(), status_code=201, headers=headers)
+
+
+@router.post("/ephemeral/audio", status_code=201, response_model=EphemeralOut,
+             responses={400: {}, 413: {}, 415: {}, 429: {}, 503: {}})
+async def create_ephemeral(request: Request, uow: UowDep, res: ResourcesDep) -> JSONResponse:
+    """NOSAVE: keep the take just long enough for one play, then it is gone."""
+    await service.ensure_intake_open(uow)
+    await _charge_ingest(request, res)
+    upload = await _upload(request, res)
+    try:
+        artifact = await service.ingest_ephemeral(uow, upload)
+    finally:
+        upload.discard()
+    ttl = max(1, int((artifact.expires_at - artifact.created_at).total_seconds())
+              if artifact.expires_at else 300)
+    body = EphemeralOut(artifact_id=artifact.id,
+                        play_url=media_url(res.settings, EPHEMERAL_AUDIO, artifact.id, ttl),
+                        expires_at=iso(artifact.expires_at))
+    return JSONResponse(body.model_dump(), status_code=201, headers=NO_STORE)
+
+
+@router.post("/ephemeral/consume", response_model=ConsumeOut)
+async def consume_ephemeral(body: ConsumeIn, uow: UowDep, res: ResourcesDep) -> JSONResponse:
+    """Dispose of a NOSAVE take without playing it."""
+    raw = body.token or (token_from_url(body.play_url) if body.play_url else None)
+    if not raw:
+        raise RoomsError("send play_url or token", code="invalid_request")
+    try:
+        data = tokens.verify(res.settings.secret_key.get_secret_value(), EPHEMERAL_AUDIO, raw)
+    except tokens.TokenError as exc:
+        raise Forbidden("that play link is not valid", code=f"token_{exc.reason}") from None
+    artifact_id = data.get("a")
+    if not isinstance(artifact_id, int):
+        raise NotFound("no such take", code="not_found")
+    await service.consume_ephemeral(uow, artifact_id)
+    return JSONResponse(ConsumeOut(consumed=True).model_dump(), headers=NO_STORE)
+
+
+@router.post("/revoke", response_model=RevokeOut, responses={404: {}, 429: {}, 503: {}})
+async def revoke(body: RevokeIn, request: Request, uow: UowDep,
+                 res: ResourcesDep) -> JSONResponse:
+    """Remove everything of a take: raw audio, derivatives, and it never plays again."""
+    s = res.settings
+    await charge(res.limiter, request, scope="revoke", client_rate=s.public_revoke_rate,
+                 ip_rate=s.public_revoke_ip_rate, code="revoke_throttled",
+                 what="revocation attempts")
+    revoked, derivatives = await service.revoke(uow, body.token)
+    return JSONResponse(RevokeOut(revoked=revoked, derivatives_deleted=derivatives).model_dump(),
+                        headers=NO_STORE)
+
+

@@ -1,0 +1,50 @@
+"""Queries for recordings. Only flush(); the request's unit of work commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rooms.models import Artifact, ConsentManifest, Derivative, StewardState
+
+
+async def steward_state(session: AsyncSession) -> StewardState | None:
+    return (await session.execute(
+        select(StewardState).where(StewardState.singleton_key == "default"))).scalar()
+
+
+async def by_idempotency_key(session: AsyncSession, key: str) -> Artifact | None:
+    return (await session.execute(
+        select(Artifact).where(Artifact.idempotency_key == key))).scalar()
+
+
+async def get(session: AsyncSession, artifact_id: int) -> Artifact | None:
+    return await session.get(Artifact, artifact_id)
+
+
+async def consent_by_hash(session: AsyncSession, token_hash: str) -> ConsentManifest | None:
+    return (await session.execute(select(ConsentManifest).where(
+        ConsentManifest.revocation_token_hash == token_hash))).scalar()
+
+
+async def artifacts_of_consent(session: AsyncSession, consent_id: int) -> Sequence[Artifact]:
+    return (await session.execute(select(Artifact).where(
+        Artifact.consent_id == consent_id).with_for_update())).scalars().all()
+
+
+async def derivatives_of(session: AsyncSession,
+                         artifact_ids: Sequence[int]) -> Sequence[Derivative]:
+    if not artifact_ids:
+        return []
+    return (await session.execute(select(Derivative).where(
+        Derivative.artifact_id.in_(artifact_ids)))).scalars().all()
+
+
+async def claim_ephemeral(session: AsyncSession, artifact_id: int) -> bool:
+    """Flip EPHEMERAL -> REVOKED atomically; True for exactly one caller."""
+    result = await session.execute(
+        update(Artifact).where(Artifact.id == artifact_id, Artifact.status == "EPHEMERAL")
+        .values(status="REVOKED"))
+    return bool(getattr(result, "rowcount", 0) == 1)

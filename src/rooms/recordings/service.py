@@ -1,0 +1,233 @@
+"""Ingest, ephemeral takes and revocation: the order of writes is the consent guarantee.
+
+Ingest: the blob is written before the row commits, and deleted again if the commit fails;
+a sweep deletes any blob whose row never arrived. Revocation deletes every blob of the take
+from the store first and only then marks the rows, so an answer means the audio is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from rooms.config import Settings
+from rooms.deps import UnitOfWork
+from rooms.effects import CATALOG, DEFAULT_EFFECT, effect_metadata
+from rooms.errors import Gone, NotFound, RoomsError, Unavailable
+from rooms.kit.wav import WavInfo, inspect_wav
+from rooms.logging import get_logger
+from rooms.models import Artifact, ConsentManifest, StewardAction, utcnow
+from rooms.recordings import consent, repository
+from rooms.recordings.upload import ParsedUpload
+from rooms.storage import BlobStore
+
+log = get_logger("rooms.recordings")
+
+TOPIC_ALIASES = ("topic_tag", "topic", "category")
+STATUS_ALIASES = ("lifecycle_status", "status")
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    artifact: Artifact
+    revocation_code: str
+    replayed: bool = False
+
+
+def raw_key(artifact_id: int) -> str:
+    return f"raw/{artifact_id}/audio.wav"
+
+
+def ephemeral_key(artifact_id: int) -> str:
+    return f"ephemeral/{artifact_id}/audio.wav"
+
+
+def idempotency_scope(client: str, header: str | None) -> str | None:
+    if not header:
+        return None
+    if len(header) > 200:
+        raise RoomsError("Idempotency-Key is longer than 200 characters",
+                         code="invalid_idempotency_key")
+    return hashlib.sha256(f"{client}\0{header}".encode()).hexdigest()
+
+
+def _field(fields: dict[str, str], names: tuple[str, ...], limit: int, what: str) -> str:
+    value = next((fields[n] for n in names if n in fields), "").strip()
+    if len(value) > limit:
+        raise RoomsError(f"{what} must be at most {limit} characters", code=f"invalid_{what}")
+    return value
+
+
+def _mode(fields: dict[str, str]) -> consent.ConsentMode:
+    mode = fields.get("consent_mode", "ROOM").strip().upper() or "ROOM"
+    if mode not in ("ROOM", "FOSSIL"):
+        raise RoomsError("consent_mode must be ROOM or FOSSIL (NOSAVE uses /ephemeral/audio)",
+                         code="invalid_consent_mode")
+    return mode  # type: ignore[return-value]
+
+
+def _effect(fields: dict[str, str]) -> str:
+    code = fields.get("effect_profile", "").strip().lower() or DEFAULT_EFFECT
+    if code not in CATALOG:
+        raise RoomsError(f"effect_profile must be one of: {', '.join(CATALOG)}.",
+                         code="invalid_effect_profile")
+    return code
+
+
+async def ensure_intake_open(uow: UnitOfWork) -> None:
+    state = await repository.steward_state(uow.session)
+    if state is not None and (state.intake_paused or state.maintenance_mode):
+        raise Unavailable("the kiosk is not taking recordings right now", code="intake_paused")
+
+
+def validate_wav(upload: ParsedUpload, settings: Settings) -> WavInfo:
+    if upload.file is None:
+        raise RoomsError("attach the recording as the multipart part `file`", code="missing_file")
+    return inspect_wav(upload.file.path, max_duration_s=settings.ingest_max_duration_seconds,
+                       max_bytes=settings.ingest_max_upload_bytes)
+
+
+async def _store(uow: UnitOfWork, blobs: BlobStore, key: str, path: Path) -> None:
+    """Write the blob inside the open transaction; delete it again if the commit fails."""
+    try:
+        await blobs.put_file(key, path, move=True)
+    except Exception as exc:
+        log.warning("recordings.store_failed", key=key, error=type(exc).__name__)
+        raise Unavailable("the recording could not be stored; nothing was kept",
+                          code="storage_unavailable") from exc
+    uow.on_rollback(lambda: blobs.delete(key))
+
+
+async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) -> IngestResult:
+    settings, session = uow.resources.settings, uow.session
+    info = validate_wav(upload, settings)
+    mode = _mode(upload.fields)
+    effect = _effect(upload.fields)
+    topic = _field(upload.fields, TOPIC_ALIASES, 64, "topic_tag")
+    lifecycle = _field(upload.fields, STATUS_ALIASES, 32, "lifecycle_status").lower()
+    assert upload.file is not None
+    now = utcnow()
+    code = consent.new_revocation_code(settings.secret_key.get_secret_value(), scope)
+    manifest = ConsentManifest(created_at=now, json=consent.manifest(mode, settings, now),
+                               revocation_token_hash=consent.hash_code(code))
+    expires_at, raw_expires_at = consent.expiries(mode, settings, now)
+    artifact = Artifact(
+        created_at=now, status="ACTIVE", consent_mode=mode,
+        raw_sha256=upload.file.sha256, duration_ms=info.duration_ms,
+        sample_rate=info.sample_rate, effect_profile=effect,
+        effect_metadata=effect_metadata(effect), deployment_kind=settings.engine_deployment,
+        topic_tag=topic, lifecycle_status=lifecycle, wear=0.0, play_count=0,
+        expires_at=expires_at, raw_expires_at=raw_expires_at, idempotency_key=scope)
+    session.add(manifest)
+    await session.flush()
+    artifact.consent_id = manifest.id
+    session.add(artifact)
+    await session.flush()
+    key = raw_key(artifact.id)
+    await _store(uow, uow.resources.blobs, key, upload.file.path)
+    artifact.raw_uri = key
+    if mode == "FOSSIL":
+        for job in ("render_spectrogram", "render_essence"):
+            if job in _known_jobs():
+                uow.enqueue_after_commit(job, artifact.id, job_id=f"{job}:{artifact.id}")
+    uow.after_commit(lambda: uow.resources.hub.publish(
+        "surface", {"event": "pool.changed", "change": "added"}))
+    log.info("recordings.ingest.accepted", artifact_id=artifact.id, mode=mode,
+             duration_ms=info.duration_ms)
+    return IngestResult(artifact, code)
+
+
+def _known_jobs() -> set[str]:
+    from rooms.jobs import JOBS
+
+    return set(JOBS)
+
+
+async def replay(uow: UnitOfWork, scope: str) -> IngestResult | None:
+    """The first response to a retried upload with the same Idempotency-Key."""
+    existing = await repository.by_idempotency_key(uow.session, scope)
+    if existing is None:
+        return None
+    if existing.status == "REVOKED":
+        raise Gone("that recording was revoked", code="revoked")
+    code = consent.new_revocation_code(
+        uow.resources.settings.secret_key.get_secret_value(), scope)
+    return IngestResult(existing, code, replayed=True)
+
+
+async def ingest_ephemeral(uow: UnitOfWork, upload: ParsedUpload) -> Artifact:
+    settings, session = uow.resources.settings, uow.session
+    info = validate_wav(upload, settings)
+    effect = _effect(upload.fields)
+    assert upload.file is not None
+    now = utcnow()
+    code = consent.new_revocation_code(settings.secret_key.get_secret_value(), None)
+    manifest = ConsentManifest(created_at=now, json=consent.manifest("NOSAVE", settings, now),
+                               revocation_token_hash=consent.hash_code(code))
+    session.add(manifest)
+    await session.flush()
+    expires_at, _ = consent.expiries("NOSAVE", settings, now)
+    artifact = Artifact(
+        created_at=now, status="EPHEMERAL", consent_mode="NOSAVE", consent_id=manifest.id,
+        raw_sha256=upload.file.sha256, duration_ms=info.duration_ms,
+        sample_rate=info.sample_rate, effect_profile=effect,
+        effect_metadata=effect_metadata(effect), deployment_kind=settings.engine_deployment,
+        expires_at=expires_at, raw_expires_at=expires_at, wear=0.0, play_count=0)
+    session.add(artifact)
+    await session.flush()
+    key = ephemeral_key(artifact.id)
+    await _store(uow, uow.resources.blobs, key, upload.file.path)
+    artifact.raw_uri = key
+    return artifact
+
+
+async def delete_blobs(blobs: BlobStore, keys: list[str]) -> None:
+    """Delete every key or raise 503: an answer to the participant means the audio is gone."""
+    results = await asyncio.gather(*(blobs.delete(k) for k in keys), return_exceptions=True)
+    failed = [k for k, r in zip(keys, results, strict=True) if isinstance(r, BaseException)]
+    if failed:
+        log.warning("recordings.delete_failed", keys=len(failed))
+        raise Unavailable("storage is unreachable; nothing was changed, try again",
+                          code="storage_unavailable")
+
+
+async def revoke(uow: UnitOfWork, raw_code: str) -> tuple[int, int]:
+    code = consent.normalize_code(raw_code)
+    if code is None:
+        raise NotFound("no recording has that code", code="unknown_token")
+    manifest = await repository.consent_by_hash(uow.session, consent.hash_code(code))
+    if manifest is None or not manifest.json.get("revocation", {}).get("allowed", True):
+        raise NotFound("no recording has that code", code="unknown_token")
+    artifacts = [a for a in await repository.artifacts_of_consent(uow.session, manifest.id)
+                 if a.status != "REVOKED"]
+    derivatives = await repository.derivatives_of(uow.session, [a.id for a in artifacts])
+    keys = [a.raw_uri for a in artifacts if a.raw_uri] + [d.uri for d in derivatives if d.uri]
+    await delete_blobs(uow.resources.blobs, keys)
+    for artifact in artifacts:
+        artifact.status, artifact.raw_uri = "REVOKED", ""
+    for derivative in derivatives:
+        await uow.session.delete(derivative)
+    uow.session.add(StewardAction(action="revocation.completed", actor="participant",
+                                  detail=f"{len(artifacts)} artifact(s) revoked",
+                                  payload={"artifact_ids": [a.id for a in artifacts],
+                                           "derivatives_deleted": len(derivatives)}))
+    if artifacts:
+        uow.after_commit(lambda: uow.resources.hub.publish(
+            "surface", {"event": "pool.changed", "change": "revoked"}))
+    log.info("recordings.revoked", artifacts=len(artifacts), derivatives=len(derivatives))
+    return len(artifacts), len(derivatives)
+
+
+async def consume_ephemeral(uow: UnitOfWork, artifact_id: int) -> None:
+    """Dispose of an unplayed NOSAVE take: the blob goes first, then the row flips."""
+    artifact = await repository.get(uow.session, artifact_id)
+    if artifact is None:
+        raise NotFound("no such take", code="not_found")
+    if artifact.status != "EPHEMERAL":
+        raise Gone("this take was already played or disposed of", code="gone")
+    if artifact.raw_uri:
+        await delete_blobs(uow.resources.blobs, [artifact.raw_uri])
+    if not await repository.claim_ephemeral(uow.session, artifact_id):
+        raise Gone("this take was already played or disposed of", code="gone")

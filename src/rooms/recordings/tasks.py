@@ -1,0 +1,72 @@
+"""Sweeps that keep the blob store honest: no blob without a row that may still serve it."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from rooms.jobs.context import JobDeps
+from rooms.jobs.registry import JobContext, cron
+from rooms.logging import get_logger
+from rooms.models import Artifact, Derivative, utcnow
+from rooms.recordings import repository
+
+log = get_logger("rooms.recordings.sweep")
+
+# An ingest writes its blob a moment before its row commits; never judge a blob that young.
+ORPHAN_GRACE = timedelta(minutes=15)
+SERVABLE = ("ACTIVE", "EPHEMERAL")
+_KEY_ID = re.compile(r"(?:raw|ephemeral|derivatives)/(\d+)/")
+
+
+def _now(now_ts: float | None) -> datetime:
+    return datetime.fromtimestamp(now_ts, UTC) if now_ts is not None else utcnow()
+
+
+@cron(interval_s=600, timeout_s=600)
+async def sweep_orphan_blobs(ctx: JobContext, now_ts: float | None = None) -> int:
+    """Delete blobs (older than the grace period) that no servable row points at."""
+    deps = JobDeps.of(ctx)
+    cutoff = _now(now_ts) - ORPHAN_GRACE
+    entries = [e for prefix in ("raw/", "ephemeral/", "derivatives/")
+               for e in await deps.blobs.entries(prefix) if e.modified < cutoff]
+    ids = {int(m.group(1)) for e in entries if (m := _KEY_ID.match(e.key))}
+    keep: set[str] = set()
+    async with deps.sessions() as session:
+        for chunk in _chunks(sorted(ids), 500):
+            rows = (await session.execute(select(Artifact.id, Artifact.status, Artifact.raw_uri)
+                                          .where(Artifact.id.in_(chunk)))).all()
+            servable = {r.id for r in rows if r.status in SERVABLE}
+            keep.update(r.raw_uri for r in rows if r.status in SERVABLE and r.raw_uri)
+            keep.update((await session.execute(select(Derivative.uri).where(
+                Derivative.artifact_id.in_(servable)))).scalars())
+    deleted = 0
+    for entry in entries:
+        if entry.key not in keep:
+            await deps.blobs.delete(entry.key)
+            deleted += 1
+    if deleted:
+        log.info("recordings.sweep.deleted_orphans", count=deleted)
+    return deleted
+
+
+@cron(interval_s=60, timeout_s=120)
+async def expire_ephemeral(ctx: JobContext, now_ts: float | None = None) -> int:
+    """NOSAVE takes nobody played within their five minutes: delete the blob, then the row."""
+    deps = JobDeps.of(ctx)
+    now = _now(now_ts)
+    async with deps.sessions() as session:
+        stale = (await session.execute(select(Artifact.id, Artifact.raw_uri).where(
+            Artifact.status == "EPHEMERAL", Artifact.expires_at <= now))).all()
+    for artifact_id, key in stale:
+        if key:
+            await deps.blobs.delete(key)
+        async with deps.sessions.begin() as session:
+            await repository.claim_ephemeral(session, artifact_id)
+    return len(stale)
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]

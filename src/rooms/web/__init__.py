@@ -1,0 +1,1 @@
+"""Page routes: /kiosk/, /room/, /ops/, /revoke/."""

@@ -1,0 +1,74 @@
+"""A storage failure leaves no row; a database failure leaves no blob (at once, or after
+the sweep when the process died between the two)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from rooms.recordings.tasks import sweep_orphan_blobs
+from tests.helpers import resources
+from tests.recordings.conftest import artifact_count, blob_keys, upload
+
+FAIL_TRIGGER = {
+    "sqlite": ["""CREATE TRIGGER fail_raw_uri BEFORE UPDATE OF raw_uri ON artifact
+                  BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"""],
+    "postgresql": [
+        """CREATE FUNCTION fail_raw_uri() RETURNS trigger AS $$
+           BEGIN RAISE EXCEPTION 'disk on fire'; END $$ LANGUAGE plpgsql""",
+        """CREATE TRIGGER fail_raw_uri BEFORE UPDATE OF raw_uri ON artifact
+           FOR EACH ROW EXECUTE FUNCTION fail_raw_uri()"""],
+}
+
+
+async def test_storage_failure_leaves_no_row(client: httpx.AsyncClient, app: FastAPI,
+                                             backend: Any, tier: str) -> None:
+    res = resources(app)
+    if tier == "embedded":
+        # a real failure even as root: the folder the blob needs is a file
+        (res.settings.var_dir / "blobs" / "raw").write_bytes(b"")
+    else:
+        if getattr(backend.s3, "external", False):
+            pytest.skip("S3 comes from the environment; cannot stop it")
+        backend.s3.stop()
+    try:
+        resp = await upload(client)
+    finally:
+        if tier == "services":
+            backend.s3.start()
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["error"]["code"] == "storage_unavailable"
+    assert await artifact_count(app) == 0
+
+
+async def test_database_failure_at_commit_leaves_no_blob(client: httpx.AsyncClient,
+                                                         app: FastAPI) -> None:
+    res = resources(app)
+    async with res.engine.begin() as conn:
+        for statement in FAIL_TRIGGER[conn.dialect.name]:
+            await conn.execute(text(statement))
+    resp = await upload(client)
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["error"]["code"] == "database_unavailable"
+    assert await artifact_count(app) == 0
+    assert await blob_keys(app) == []
+
+
+async def test_sweep_removes_blobs_without_a_row(client: httpx.AsyncClient, app: FastAPI) -> None:
+    res = resources(app)
+    kept = (await upload(client)).json()["artifact"]["id"]
+
+    async def once() -> Any:
+        yield b"left behind by a crash between blob write and commit"
+
+    await res.blobs.put("raw/999999/audio.wav", once())
+    ctx = res.job_context()
+    assert await sweep_orphan_blobs(ctx) == 0  # too young to judge: an ingest may be mid-way
+    later = time.time() + 3600
+    assert await sweep_orphan_blobs(ctx, later) == 1
+    assert await blob_keys(app) == [f"raw/{kept}/audio.wav"]

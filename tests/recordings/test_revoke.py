@@ -1,0 +1,135 @@
+"""Revocation and the media proxy: after a revoke nothing of the take is served or stored."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from rooms.kit import tokens
+from rooms.models import Derivative, StewardAction, utcnow
+from rooms.playback.media_tokens import POOL_AUDIO, media_url
+from tests.audio import wav16
+from tests.helpers import resources
+from tests.recordings.conftest import blob_keys, upload
+
+
+async def _fossil_with_derivatives(client: httpx.AsyncClient, app: FastAPI) -> tuple[int, str]:
+    """A FOSSIL take plus a spectrogram and an essence, as the derivatives job leaves them."""
+    body = (await upload(client, mode="FOSSIL")).json()
+    artifact_id = body["artifact"]["id"]
+    res = resources(app)
+    async with res.sessions.begin() as session:
+        for kind, name in (("spectrogram_png", "spectrogram.png"), ("essence_wav", "essence.wav")):
+            key = f"derivatives/{artifact_id}/{name}"
+            await res.blobs.put(key, _once(b"derived bytes"))
+            session.add(Derivative(artifact_id=artifact_id, kind=kind, uri=key))
+    return artifact_id, body["revocation_token"]
+
+
+async def _once(data: bytes):  # type: ignore[no-untyped-def]
+    yield data
+
+
+async def test_revoke_deletes_every_blob_then_answers(client: httpx.AsyncClient,
+                                                      app: FastAPI) -> None:
+    keep = (await upload(client)).json()["artifact"]["id"]
+    artifact_id, code = await _fossil_with_derivatives(client, app)
+    url = media_url(resources(app).settings, POOL_AUDIO, artifact_id)
+    assert (await client.get(url)).status_code == 200
+
+    resp = await client.post("/api/v1/revoke", json={"token": code.lower()})
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"revoked": 1, "derivatives_deleted": 2}
+    assert resp.headers["cache-control"] == "no-store"
+    assert [k for k in await blob_keys(app) if f"/{artifact_id}/" in k] == []
+    assert await blob_keys(app) == [f"raw/{keep}/audio.wav"]  # other takes untouched
+    gone = await client.get(url)
+    assert (gone.status_code, gone.json()["error"]["code"]) == (410, "gone")
+    async with resources(app).sessions() as session:
+        assert (await session.execute(select(Derivative))).scalars().all() == []
+        actions = (await session.execute(select(StewardAction))).scalars().all()
+    assert [a.action for a in actions] == ["revocation.completed"]
+    again = await client.post("/api/v1/revoke", json={"token": code})
+    assert again.json() == {"revoked": 0, "derivatives_deleted": 0}
+
+
+async def test_unknown_code_is_404(client: httpx.AsyncClient) -> None:
+    for token in ("ZZZZZZZZZZ", "not a code at all", "A"):
+        resp = await client.post("/api/v1/revoke", json={"token": token})
+        assert (resp.status_code, resp.json()["error"]["code"]) == (404, "unknown_token")
+    resp = await client.post("/api/v1/revoke", json={})
+    assert (resp.status_code, resp.json()["error"]["code"]) == (400, "invalid_request")
+
+
+async def test_revoke_is_throttled(client: httpx.AsyncClient, app: FastAPI) -> None:
+    resources(app).settings.public_revoke_rate = "3/hour"
+    codes = [(await client.post("/api/v1/revoke", json={"token": "ZZZZZZZZZZ"})).status_code
+             for _ in range(4)]
+    assert codes == [404, 404, 404, 429]
+
+
+async def test_media_ranges_and_tokens(client: httpx.AsyncClient, app: FastAPI) -> None:
+    data = wav16(1.0)
+    artifact_id = (await upload(client, data)).json()["artifact"]["id"]
+    settings = resources(app).settings
+    url = media_url(settings, POOL_AUDIO, artifact_id)
+    full = await client.get(url)
+    assert (full.status_code, full.content) == (200, data)
+    assert full.headers["content-type"] == "audio/wav"
+    assert full.headers["cache-control"] == "no-store"
+    part = await client.get(url, headers={"Range": "bytes=100-199"})
+    assert (part.status_code, part.content) == (206, data[100:200])
+    assert part.headers["content-range"] == f"bytes 100-199/{len(data)}"
+    tail = await client.get(url, headers={"Range": "bytes=-10"})
+    assert tail.content == data[-10:]
+    bad = await client.get(url, headers={"Range": f"bytes={len(data) + 5}-"})
+    assert bad.status_code == 416 and bad.headers["content-range"] == f"bytes */{len(data)}"
+
+    token = url.rsplit("/", 1)[1]
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert (await client.get(f"/api/v1/media/raw/{tampered}")).status_code == 403
+    expired = tokens.sign(settings.secret_key.get_secret_value(), POOL_AUDIO,
+                          {"a": artifact_id}, ttl_s=-5)
+    resp = await client.get(f"/api/v1/media/raw/{expired}")
+    assert (resp.status_code, resp.json()["error"]["code"]) == (403, "token_expired")
+    wrong_purpose = media_url(settings, "spectrogram_image", artifact_id).rsplit("/", 1)[1]
+    assert (await client.get(f"/api/v1/media/raw/{wrong_purpose}")).status_code == 403
+
+
+async def test_expired_take_is_not_served(client: httpx.AsyncClient, app: FastAPI) -> None:
+    artifact_id = (await upload(client)).json()["artifact"]["id"]
+    res = resources(app)
+    async with res.sessions.begin() as session:
+        from rooms.models import Artifact
+
+        row = await session.get(Artifact, artifact_id)
+        assert row is not None
+        row.expires_at = utcnow()
+    resp = await client.get(media_url(res.settings, POOL_AUDIO, artifact_id))
+    assert resp.status_code == 410
+
+
+@pytest.mark.parametrize("field", ["play_url", "token"])
+async def test_ephemeral_plays_once(client: httpx.AsyncClient, app: FastAPI, field: str) -> None:
+    data = wav16(0.5)
+    resp = await upload(client, data, path="/api/v1/ephemeral/audio")
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert set(body) == {"artifact_id", "play_url", "expires_at"}
+    assert await blob_keys(app) == [f"ephemeral/{body['artifact_id']}/audio.wav"]
+    first = await client.get(body["play_url"])
+    assert (first.status_code, first.content) == (200, data)
+    second = await client.get(body["play_url"])
+    assert second.status_code == 410
+    assert await blob_keys(app) == []
+
+    other = (await upload(client, path="/api/v1/ephemeral/audio")).json()
+    value = other["play_url"] if field == "play_url" else other["play_url"].rsplit("/", 1)[1]
+    consumed = await client.post("/api/v1/ephemeral/consume", json={field: value})
+    assert consumed.status_code == 200 and consumed.json() == {"consumed": True}
+    assert (await client.get(other["play_url"])).status_code == 410
+    assert await blob_keys(app) == []
+    again = await client.post("/api/v1/ephemeral/consume", json={field: value})
+    assert again.status_code == 410
