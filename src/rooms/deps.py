@@ -30,6 +30,24 @@ class UnitOfWork:
         self.resources = resources
         self._after_commit: list[Callable[[], Awaitable[Any]]] = []
         self._on_rollback: list[Callable[[], Awaitable[Any]]] = []
+        self._holds_write_lock = False
+
+    async def begin_write(self) -> None:
+        """Take this process's SQLite write slot until commit or rollback.
+
+        SQLite has one writer at a time; queueing writers here, in order, beats letting them
+        collide and back off inside SQLite's busy handler (which sleeps, and spikes p99).
+        PostgreSQL needs no such slot, so there this does nothing.
+        """
+        lock = self.resources.write_lock
+        if lock is not None and not self._holds_write_lock:
+            await lock.acquire()
+            self._holds_write_lock = True
+
+    def release_write(self) -> None:
+        if self._holds_write_lock and self.resources.write_lock is not None:
+            self.resources.write_lock.release()
+            self._holds_write_lock = False
 
     def after_commit(self, fn: Callable[[], Awaitable[Any]]) -> None:
         self._after_commit.append(fn)
@@ -61,8 +79,11 @@ async def get_uow(resources: ResourcesDep) -> AsyncIterator[UnitOfWork]:
             await session.commit()
         except BaseException:
             await session.rollback()
+            uow.release_write()
             await uow.run_on_rollback()
             raise
+        finally:
+            uow.release_write()
     await uow.run_after_commit()
 
 

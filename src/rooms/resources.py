@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -34,6 +35,7 @@ class Resources:
     supervisor: Supervisor
     metrics: Metrics
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(None))
+    write_lock: asyncio.Lock | None = None
     started_at: float = field(default_factory=time.time)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -84,7 +86,8 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         supervisor = Supervisor()
         res = Resources(settings=settings, engine=engine, sessions=session_factory(engine),
                         blobs=blobs, redis=redis, jobs=jobs, hub=hub, supervisor=supervisor,
-                        metrics=metrics, limiter=RateLimiter(redis))
+                        metrics=metrics, limiter=RateLimiter(redis),
+                        write_lock=asyncio.Lock() if settings.embedded else None)
         ctx.update(res.job_context())
         await stack.enter_async_context(jobs)
         await stack.enter_async_context(hub)

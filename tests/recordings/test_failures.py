@@ -16,13 +16,13 @@ from tests.helpers import resources
 from tests.recordings.conftest import artifact_count, blob_keys, upload
 
 FAIL_TRIGGER = {
-    "sqlite": ["""CREATE TRIGGER fail_raw_uri BEFORE UPDATE OF raw_uri ON artifact
+    "sqlite": ["""CREATE TRIGGER fail_artifact BEFORE INSERT ON artifact
                   BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"""],
     "postgresql": [
-        """CREATE FUNCTION fail_raw_uri() RETURNS trigger AS $$
+        """CREATE FUNCTION fail_artifact() RETURNS trigger AS $$
            BEGIN RAISE EXCEPTION 'disk on fire'; END $$ LANGUAGE plpgsql""",
-        """CREATE TRIGGER fail_raw_uri BEFORE UPDATE OF raw_uri ON artifact
-           FOR EACH ROW EXECUTE FUNCTION fail_raw_uri()"""],
+        """CREATE TRIGGER fail_artifact BEFORE INSERT ON artifact
+           FOR EACH ROW EXECUTE FUNCTION fail_artifact()"""],
 }
 
 
@@ -46,7 +46,7 @@ async def test_storage_failure_leaves_no_row(client: httpx.AsyncClient, app: Fas
     assert await artifact_count(app) == 0
 
 
-async def test_database_failure_at_commit_leaves_no_blob(client: httpx.AsyncClient,
+async def test_database_failure_after_the_blob_leaves_no_blob(client: httpx.AsyncClient,
                                                          app: FastAPI) -> None:
     res = resources(app)
     async with res.engine.begin() as conn:
@@ -62,13 +62,17 @@ async def test_database_failure_at_commit_leaves_no_blob(client: httpx.AsyncClie
 async def test_sweep_removes_blobs_without_a_row(client: httpx.AsyncClient, app: FastAPI) -> None:
     res = resources(app)
     kept = (await upload(client)).json()["artifact"]["id"]
+    async with res.sessions() as session:
+        from rooms.models import Artifact
+
+        kept_key = (await session.get(Artifact, kept)).raw_uri  # type: ignore[union-attr]
 
     async def once() -> Any:
         yield b"left behind by a crash between blob write and commit"
 
-    await res.blobs.put("raw/999999/audio.wav", once())
+    await res.blobs.put("raw/0123456789abcdef0123/audio.wav", once())
     ctx = res.job_context()
     assert await sweep_orphan_blobs(ctx) == 0  # too young to judge: an ingest may be mid-way
     later = time.time() + 3600
     assert await sweep_orphan_blobs(ctx, later) == 1
-    assert await blob_keys(app) == [f"raw/{kept}/audio.wav"]
+    assert await blob_keys(app) == [kept_key]

@@ -31,11 +31,13 @@ async def test_room_take_is_stored_with_its_consent(client: httpx.AsyncClient,
     assert re.fullmatch(r"[A-Z0-9]{10}", body["revocation_token"])
     assert art["created_at"].endswith("Z") and art["expires_at"].endswith("Z")
     res = resources(app)
-    assert await res.blobs.read(f"raw/{art['id']}/audio.wav") == data
     async with res.sessions() as session:
         row = await session.get(Artifact, art["id"])
         assert row is not None
         manifest = await session.get(ConsentManifest, row.consent_id)
+    assert re.fullmatch(r"raw/[0-9a-f]{20}/audio\.wav", row.raw_uri)
+    assert await res.blobs.read(row.raw_uri) == data
+    assert await blob_keys(app) == [row.raw_uri]
     assert manifest is not None
     assert manifest.revocation_token_hash == hashlib.sha256(
         body["revocation_token"].encode()).hexdigest()

@@ -4,9 +4,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rooms.models.base import Base, UTCDateTime, utcnow
+from rooms.models.consent import ConsentManifest
 
 STATUSES = ("ACTIVE", "EXPIRED", "REVOKED", "EPHEMERAL")
 
@@ -48,3 +49,5 @@ class Artifact(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     raw_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+
+    consent: Mapped[ConsentManifest] = relationship(lazy="raise")

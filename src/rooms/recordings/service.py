@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import secrets
+import time
 from dataclasses import dataclass
-from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
 
 from rooms.config import Settings
 from rooms.deps import UnitOfWork
 from rooms.effects import CATALOG, DEFAULT_EFFECT, effect_metadata
-from rooms.errors import Gone, NotFound, RoomsError, Unavailable
+from rooms.errors import Conflict, Gone, NotFound, RoomsError, Unavailable
 from rooms.kit.wav import WavInfo, inspect_wav
 from rooms.logging import get_logger
 from rooms.models import Artifact, ConsentManifest, StewardAction, utcnow
@@ -36,12 +40,10 @@ class IngestResult:
     replayed: bool = False
 
 
-def raw_key(artifact_id: int) -> str:
-    return f"raw/{artifact_id}/audio.wav"
-
-
-def ephemeral_key(artifact_id: int) -> str:
-    return f"ephemeral/{artifact_id}/audio.wav"
+def new_blob_key(kind: str) -> str:
+    """`raw/<blob id>/audio.wav`: a random id, so the blob can be written before its row
+    exists (and storage listings reveal nothing about how many takes there are)."""
+    return f"{kind}/{secrets.token_hex(10)}/audio.wav"
 
 
 def idempotency_scope(client: str, header: str | None) -> str | None:
@@ -76,9 +78,17 @@ def _effect(fields: dict[str, str]) -> str:
     return code
 
 
+STEWARD_CACHE_S = 1.0  # a steward's switch reaches every process within a second
+
+
 async def ensure_intake_open(uow: UnitOfWork) -> None:
-    state = await repository.steward_state(uow.session)
-    if state is not None and (state.intake_paused or state.maintenance_mode):
+    cache = uow.resources.extras
+    cached = cache.get("intake_closed")
+    if cached is None or time.monotonic() - cached[0] > STEWARD_CACHE_S:
+        state = await repository.steward_state(uow.session)
+        closed = state is not None and (state.intake_paused or state.maintenance_mode)
+        cache["intake_closed"] = cached = (time.monotonic(), closed)
+    if cached[1]:
         raise Unavailable("the kiosk is not taking recordings right now", code="intake_paused")
 
 
@@ -89,15 +99,34 @@ def validate_wav(upload: ParsedUpload, settings: Settings) -> WavInfo:
                        max_bytes=settings.ingest_max_upload_bytes)
 
 
-async def _store(uow: UnitOfWork, blobs: BlobStore, key: str, path: Path) -> None:
-    """Write the blob inside the open transaction; delete it again if the commit fails."""
+async def _durable(upload: ParsedUpload) -> None:
+    """fsync the spooled take before the transaction opens, so the write slot is short."""
+    assert upload.file is not None
+    path = upload.file.path
+
+    def sync() -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    await asyncio.to_thread(sync)
+
+
+async def _store(uow: UnitOfWork, blobs: BlobStore, kind: str, upload: ParsedUpload) -> str:
+    """Write the blob before the row exists; delete it again if the transaction fails."""
+    assert upload.file is not None
+    await _durable(upload)
+    key = new_blob_key(kind)
     try:
-        await blobs.put_file(key, path, move=True)
+        await blobs.put_file(key, upload.file.path, move=True)
     except Exception as exc:
         log.warning("recordings.store_failed", key=key, error=type(exc).__name__)
         raise Unavailable("the recording could not be stored; nothing was kept",
                           code="storage_unavailable") from exc
     uow.on_rollback(lambda: blobs.delete(key))
+    return key
 
 
 async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) -> IngestResult:
@@ -113,21 +142,23 @@ async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) ->
     manifest = ConsentManifest(created_at=now, json=consent.manifest(mode, settings, now),
                                revocation_token_hash=consent.hash_code(code))
     expires_at, raw_expires_at = consent.expiries(mode, settings, now)
+    key = await _store(uow, uow.resources.blobs, "raw", upload)
+    await uow.begin_write()
     artifact = Artifact(
-        created_at=now, status="ACTIVE", consent_mode=mode,
+        created_at=now, status="ACTIVE", consent_mode=mode, consent=manifest, raw_uri=key,
         raw_sha256=upload.file.sha256, duration_ms=info.duration_ms,
         sample_rate=info.sample_rate, effect_profile=effect,
         effect_metadata=effect_metadata(effect), deployment_kind=settings.engine_deployment,
         topic_tag=topic, lifecycle_status=lifecycle, wear=0.0, play_count=0,
         expires_at=expires_at, raw_expires_at=raw_expires_at, idempotency_key=scope)
-    session.add(manifest)
-    await session.flush()
-    artifact.consent_id = manifest.id
     session.add(artifact)
-    await session.flush()
-    key = raw_key(artifact.id)
-    await _store(uow, uow.resources.blobs, key, upload.file.path)
-    artifact.raw_uri = key
+    try:
+        await session.flush()
+    except IntegrityError:
+        if scope is None:
+            raise
+        raise Conflict("an upload with this Idempotency-Key is still being stored; retry",
+                       code="idempotency_conflict") from None
     if mode == "FOSSIL":
         for job in ("render_spectrogram", "render_essence"):
             if job in _known_jobs():
@@ -166,20 +197,17 @@ async def ingest_ephemeral(uow: UnitOfWork, upload: ParsedUpload) -> Artifact:
     code = consent.new_revocation_code(settings.secret_key.get_secret_value(), None)
     manifest = ConsentManifest(created_at=now, json=consent.manifest("NOSAVE", settings, now),
                                revocation_token_hash=consent.hash_code(code))
-    session.add(manifest)
-    await session.flush()
     expires_at, _ = consent.expiries("NOSAVE", settings, now)
+    key = await _store(uow, uow.resources.blobs, "ephemeral", upload)
+    await uow.begin_write()
     artifact = Artifact(
-        created_at=now, status="EPHEMERAL", consent_mode="NOSAVE", consent_id=manifest.id,
-        raw_sha256=upload.file.sha256, duration_ms=info.duration_ms,
+        created_at=now, status="EPHEMERAL", consent_mode="NOSAVE", consent=manifest,
+        raw_uri=key, raw_sha256=upload.file.sha256, duration_ms=info.duration_ms,
         sample_rate=info.sample_rate, effect_profile=effect,
         effect_metadata=effect_metadata(effect), deployment_kind=settings.engine_deployment,
         expires_at=expires_at, raw_expires_at=expires_at, wear=0.0, play_count=0)
     session.add(artifact)
     await session.flush()
-    key = ephemeral_key(artifact.id)
-    await _store(uow, uow.resources.blobs, key, upload.file.path)
-    artifact.raw_uri = key
     return artifact
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -14,11 +15,12 @@ from rooms.models import Artifact, Derivative, utcnow
 from rooms.recordings import repository
 
 log = get_logger("rooms.recordings.sweep")
+T = TypeVar("T")
 
 # An ingest writes its blob a moment before its row commits; never judge a blob that young.
 ORPHAN_GRACE = timedelta(minutes=15)
 SERVABLE = ("ACTIVE", "EPHEMERAL")
-_KEY_ID = re.compile(r"(?:raw|ephemeral|derivatives)/(\d+)/")
+_DERIVED_ID = re.compile(r"derivatives/(\d+)/")
 
 
 def _now(now_ts: float | None) -> datetime:
@@ -32,16 +34,18 @@ async def sweep_orphan_blobs(ctx: JobContext, now_ts: float | None = None) -> in
     cutoff = _now(now_ts) - ORPHAN_GRACE
     entries = [e for prefix in ("raw/", "ephemeral/", "derivatives/")
                for e in await deps.blobs.entries(prefix) if e.modified < cutoff]
-    ids = {int(m.group(1)) for e in entries if (m := _KEY_ID.match(e.key))}
+    takes = [e.key for e in entries if not e.key.startswith("derivatives/")]
+    derived_ids = {int(m.group(1)) for e in entries if (m := _DERIVED_ID.match(e.key))}
     keep: set[str] = set()
     async with deps.sessions() as session:
-        for chunk in _chunks(sorted(ids), 500):
-            rows = (await session.execute(select(Artifact.id, Artifact.status, Artifact.raw_uri)
-                                          .where(Artifact.id.in_(chunk)))).all()
-            servable = {r.id for r in rows if r.status in SERVABLE}
-            keep.update(r.raw_uri for r in rows if r.status in SERVABLE and r.raw_uri)
-            keep.update((await session.execute(select(Derivative.uri).where(
-                Derivative.artifact_id.in_(servable)))).scalars())
+        for chunk in _chunks(takes, 500):
+            keep.update((await session.execute(select(Artifact.raw_uri).where(
+                Artifact.raw_uri.in_(chunk), Artifact.status.in_(SERVABLE)))).scalars())
+        for ids in _chunks(sorted(derived_ids), 500):
+            keep.update((await session.execute(
+                select(Derivative.uri).join(Artifact, Artifact.id == Derivative.artifact_id)
+                .where(Derivative.artifact_id.in_(ids), Artifact.status.in_(SERVABLE))
+            )).scalars())
     deleted = 0
     for entry in entries:
         if entry.key not in keep:
@@ -68,5 +72,5 @@ async def expire_ephemeral(ctx: JobContext, now_ts: float | None = None) -> int:
     return len(stale)
 
 
-def _chunks(items: list[int], size: int) -> list[list[int]]:
+def _chunks(items: list[T], size: int) -> list[list[T]]:
     return [items[i:i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,264 @@
+"""Ingest benchmark: uploads/s, p50/p99 latency, and peak RSS while big uploads stream in.
+
+Starts each server itself on loopback, pinned to CPU 0 (`taskset`), and drives it from this
+process pinned to CPU 1, closed loop, with a raw HTTP/1.1 keep-alive client (so the load
+generator is not the bottleneck). Servers: rooms embedded (SQLite + files + in-process jobs),
+rooms on PostgreSQL + S3 (+ Redis) when those can be started, and the bare Starlette ceiling
+of PEERS.md, all in the same run. The ingest budget is lifted for the run (it would 429).
+
+    .venv/bin/python benchmarks/ingest.py [--seconds 20] [--warmup 2] [--skip-services]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from rooms.kit.wav import encode_pcm16_wav  # noqa: E402
+
+BOUNDARY = "roomsbenchboundary"
+PATH = "/api/v1/artifacts/audio"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wav_bytes(seconds: float, rate: int) -> bytes:
+    n = int(seconds * rate)
+    pcm = bytes((i * 7) & 0xFF for i in range(4096)) * (n * 2 // 4096 + 1)
+    return encode_pcm16_wav(pcm[: n * 2], rate)
+
+
+def request_bytes(port: int, wav: bytes, client_id: str) -> bytes:
+    body = (
+        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"consent_mode\"\r\n\r\nROOM\r\n"
+        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t.wav\"\r\n"
+        f"Content-Type: audio/wav\r\n\r\n"
+    ).encode() + wav + f"\r\n--{BOUNDARY}--\r\n".encode()
+    head = (
+        f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        f"X-Rooms-Client-Id: {client_id}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> int:
+    status_line = await reader.readline()
+    status = int(status_line.split()[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status
+
+
+@dataclass
+class LoadResult:
+    ok: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds
+
+    def pct(self, q: float) -> float:
+        data = sorted(self.latencies_ms)
+        return data[min(len(data) - 1, int(q * len(data)))] if data else float("nan")
+
+
+async def closed_loop(port: int, payload: bytes, concurrency: int, warmup: float,
+                      seconds: float) -> LoadResult:
+    start = time.perf_counter()
+    measure_from, stop_at = start + warmup, start + warmup + seconds
+    lat: list[float] = []
+    counts = {"ok": 0, "err": 0}
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while (now := time.perf_counter()) < stop_at:
+                writer.write(payload)
+                await writer.drain()
+                status = await read_response(reader)
+                done = time.perf_counter()
+                if now >= measure_from:
+                    counts["ok" if status == 201 else "err"] += 1
+                    if status == 201:
+                        lat.append((done - now) * 1000)
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return LoadResult(counts["ok"], counts["err"], seconds, lat)
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def tree_rss_kib(pid: int) -> int:
+    """RSS of the server and its children (`rooms serve` runs uvicorn in-process)."""
+    total = rss_kib(pid)
+    with contextlib.suppress(FileNotFoundError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            total += tree_rss_kib(int(child))
+    return total
+
+
+async def peak_rss_during(pid: int, port: int, payload: bytes, clients: int) -> tuple[int, int]:
+    base = tree_rss_kib(pid)
+    peak = base
+    done = asyncio.Event()
+
+    async def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss_kib(pid))
+            await asyncio.sleep(0.02)
+
+    async def one() -> int:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for i in range(0, len(payload), 1 << 20):  # like a real client on a LAN
+                writer.write(payload[i:i + (1 << 20)])
+                await writer.drain()
+            return await read_response(reader)
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    sampler = asyncio.create_task(sample())
+    statuses = await asyncio.gather(*(one() for _ in range(clients)))
+    done.set()
+    await sampler
+    assert all(s == 201 for s in statuses), statuses
+    return base, peak
+
+
+@contextlib.contextmanager
+def server(cmd: list[str], env: dict[str, str], port: int) -> Iterator[int]:
+    taskset = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    proc = subprocess.Popen([*taskset, *cmd], env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode()[-2000:] if proc.stderr else "died")
+            time.sleep(0.1)
+        yield proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def rooms_cmd(port: int) -> list[str]:
+    return [str(REPO / ".venv/bin/rooms"), "serve", "--port", str(port)]
+
+
+def bench_env(var_dir: Path) -> dict[str, str]:
+    return {"VAR_DIR": str(var_dir), "PUBLIC_INGEST_RATE": "100000000/hour",
+            "PUBLIC_INGEST_IP_RATE": "100000000/hour", "LOG_LEVEL": "warning"}
+
+
+async def run_target(name: str, cmd_env: tuple[list[str], dict[str, str]], port: int,
+                     args: argparse.Namespace, rows: list[str], *, rss: bool) -> None:
+    small = wav_bytes(10, 48_000)
+    payload = request_bytes(port, small, "bench-kiosk-0001")
+    cmd, env = cmd_env
+    with server(cmd, env, port) as pid:
+        for c in args.concurrency:
+            result = await closed_loop(port, payload, c, args.warmup, args.seconds)
+            rows.append(f"| {name} | {c} | {result.rate:.1f} | {result.pct(0.5):.1f} | "
+                        f"{result.pct(0.99):.1f} | {result.errors} |")
+            print(rows[-1], flush=True)
+        if rss:
+            big = request_bytes(port, wav_bytes(170, 96_000), "bench-kiosk-0002")
+            base, peak = await peak_rss_during(pid, port, big, 8)
+            rows.append(f"| {name}: 8 × {len(big) / 2**20:.0f} MiB uploads at once | RSS "
+                        f"{base / 1024:.0f} → {peak / 1024:.0f} MiB | growth "
+                        f"{(peak - base) / 1024:.1f} MiB | | | |")
+            print(rows[-1], flush=True)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--warmup", type=float, default=2)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--skip-services", action="store_true")
+    args = parser.parse_args()
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setaffinity(0, {1})
+    rows = ["| server | concurrency | uploads/s | p50 ms | p99 ms | errors |",
+            "|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory(prefix="rooms-bench-") as tmp:
+        root = Path(tmp)
+        port = free_port()
+        ceiling = ([str(REPO / ".venv/bin/uvicorn"), "benchmarks.ceiling_app:app", "--port",
+                    str(port), "--log-level", "warning", "--no-access-log"],
+                   {"CEILING_DIR": str(root / "ceiling"), "PYTHONPATH": str(REPO)})
+        await run_target("bare Starlette ceiling", ceiling, port, args, rows, rss=False)
+        port = free_port()
+        await run_target("rooms embedded", (rooms_cmd(port), bench_env(root / "embedded")),
+                         port, args, rows, rss=True)
+        if not args.skip_services:
+            from tests.services import services_available, start_services
+
+            ok, reason = services_available()
+            if not ok:
+                print(f"services run skipped: {reason}")
+            else:
+                svc = start_services(root / "services")
+                try:
+                    url = await svc.postgres.create_database("bench")
+                    env = {**bench_env(root / "svc-var"), "DATABASE_URL": url,
+                           "REDIS_URL": svc.redis.url, "BLOB_STORE_URL": "s3://bench",
+                           "S3_ENDPOINT_URL": svc.s3.endpoint_url,
+                           "S3_ACCESS_KEY": svc.s3.access_key,
+                           "S3_SECRET_KEY": svc.s3.secret_key, "SECRET_KEY": "x" * 40}
+                    port = free_port()
+                    await run_target("rooms PostgreSQL + S3", (rooms_cmd(port), env), port,
+                                     args, rows, rss=True)
+                finally:
+                    svc.stop()
+    print("\n" + "\n".join(rows))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
