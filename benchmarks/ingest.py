@@ -17,7 +17,6 @@ import contextlib
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -210,7 +209,7 @@ async def run_target(name: str, cmd_env: tuple[list[str], dict[str, str]], port:
         if rss:
             big = request_bytes(port, wav_bytes(170, 96_000), "bench-kiosk-0002")
             base, peak = await peak_rss_during(pid, port, big, 8)
-            rows.append(f"| {name}: 8 × {len(big) / 2**20:.0f} MiB uploads at once | RSS "
+            rows.append(f"| {name}: 8 x {len(big) / 2**20:.0f} MiB uploads at once | RSS "
                         f"{base / 1024:.0f} → {peak / 1024:.0f} MiB | growth "
                         f"{(peak - base) / 1024:.1f} MiB | | | |")
             print(rows[-1], flush=True)
