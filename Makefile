@@ -8,6 +8,7 @@ PORT   ?= 8000
 .PHONY: serve test check lint services clean
 
 $(BIN)/python:
+	@scripts/ensure-venv $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
