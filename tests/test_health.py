@@ -30,3 +30,17 @@ async def test_metrics_count_requests_by_route(client: httpx.AsyncClient) -> Non
                 if ln.startswith("rooms_http_requests_total") and 'route="/healthz"' in ln)
     assert float(line.rsplit(" ", 1)[1]) >= 2
     assert 'rooms_dependency_up{dependency="database"} 1.0' in text
+
+
+async def test_oversized_json_body_is_refused(client: httpx.AsyncClient) -> None:
+    declared = await client.post("/api/v1/revoke", content=b"{" + b" " * 100_000 + b"}",
+                                 headers={"Content-Type": "application/json"})
+    assert (declared.status_code, declared.json()["error"]["code"]) == (413, "too_large")
+
+    async def streamed():  # type: ignore[no-untyped-def]  # no Content-Length: chunked
+        for _ in range(1000):
+            yield b" " * 1024
+
+    resp = await client.post("/api/v1/revoke", content=streamed(),
+                             headers={"Content-Type": "application/json"})
+    assert (resp.status_code, resp.json()["error"]["code"]) == (413, "too_large")

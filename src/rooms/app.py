@@ -18,6 +18,7 @@ from rooms.config import Settings, load_settings
 from rooms.errors import RoomsError
 from rooms.health.endpoints import router as health_router
 from rooms.instance import ensure_secrets
+from rooms.limits import BodyLimitMiddleware
 from rooms.live.endpoints import router as live_router
 from rooms.logging import get_logger
 from rooms.metrics import MetricsMiddleware
@@ -96,4 +97,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(BodyLimitMiddleware)
     return app
