@@ -115,7 +115,7 @@ class FileBlobStore:
         With move=False the bytes are copied to a temp file first, so `src` is untouched.
         """
         dest = self._path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        new_dirs = self._make_parents(dest.parent)
         if move:
             staged = src
             with staged.open("rb+") as fh:
@@ -137,12 +137,24 @@ class FileBlobStore:
         except BaseException:
             staged.unlink(missing_ok=True)
             raise
-        dir_fd = os.open(dest.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        # the rename, and any folder made for it, must survive a power cut too
+        for folder in (dest.parent, *new_dirs):
+            dir_fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
         return dest.stat().st_size
+
+    def _make_parents(self, folder: Path) -> list[Path]:
+        """mkdir -p; returns the parents of folders it created (they need an fsync)."""
+        missing: list[Path] = []
+        while not folder.exists() and folder != self.root:
+            missing.append(folder)
+            folder = folder.parent
+        for path in reversed(missing):
+            path.mkdir(exist_ok=True)
+        return [p.parent for p in missing]
 
     async def put_file(self, key: str, path: Path, *, move: bool = False) -> int:
         return await asyncio.to_thread(self._install, path, key,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -99,25 +98,9 @@ def validate_wav(upload: ParsedUpload, settings: Settings) -> WavInfo:
                        max_bytes=settings.ingest_max_upload_bytes)
 
 
-async def _durable(upload: ParsedUpload) -> None:
-    """fsync the spooled take before the transaction opens, so the write slot is short."""
-    assert upload.file is not None
-    path = upload.file.path
-
-    def sync() -> None:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    await asyncio.to_thread(sync)
-
-
 async def _store(uow: UnitOfWork, blobs: BlobStore, kind: str, upload: ParsedUpload) -> str:
     """Write the blob before the row exists; delete it again if the transaction fails."""
     assert upload.file is not None
-    await _durable(upload)
     key = new_blob_key(kind)
     try:
         await blobs.put_file(key, upload.file.path, move=True)
