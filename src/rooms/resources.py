@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
+from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rooms.config import Settings
-from rooms.db import create_engine, session_factory
+from rooms.db import create_engine, create_sqlite_writer, session_factory
 from rooms.jobs import JobQueue
 from rooms.jobs.catalog import load_jobs
 from rooms.kit.ratelimit import RateLimiter
@@ -36,6 +37,7 @@ class Resources:
     metrics: Metrics
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(None))
     write_lock: asyncio.Lock | None = None
+    sqlite_writer: Engine | None = None
     started_at: float = field(default_factory=time.time)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -61,6 +63,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.resolved_database_url)
         stack.push_async_callback(engine.dispose)
+        sqlite_writer = create_sqlite_writer(settings.resolved_database_url)
+        if sqlite_writer is not None:
+            stack.callback(sqlite_writer.dispose)
         blobs = await open_store(settings)
         stack.push_async_callback(blobs.aclose)
         redis: Redis | None = None
@@ -87,7 +92,8 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         res = Resources(settings=settings, engine=engine, sessions=session_factory(engine),
                         blobs=blobs, redis=redis, jobs=jobs, hub=hub, supervisor=supervisor,
                         metrics=metrics, limiter=RateLimiter(redis),
-                        write_lock=asyncio.Lock() if settings.embedded else None)
+                        write_lock=asyncio.Lock() if settings.embedded else None,
+                        sqlite_writer=sqlite_writer)
         ctx.update(res.job_context())
         await stack.enter_async_context(jobs)
         await stack.enter_async_context(hub)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.models import Artifact, ConsentManifest, Derivative, StewardState
@@ -48,3 +49,22 @@ async def claim_ephemeral(session: AsyncSession, artifact_id: int) -> bool:
         update(Artifact).where(Artifact.id == artifact_id, Artifact.status == "EPHEMERAL")
         .values(status="REVOKED"))
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def _column_values(obj: Artifact | ConsentManifest) -> dict[str, Any]:
+    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns
+            if c.key != "id" and getattr(obj, c.key) is not None}
+
+
+def insert_take_sync(engine: Engine, manifest: ConsentManifest, artifact: Artifact) -> None:
+    """Insert a take's manifest and artifact and commit, in one go on a sync SQLite engine.
+
+    Run through `asyncio.to_thread`; sets the ids on the (transient) objects.
+    """
+    with engine.begin() as conn:
+        manifest_id = conn.execute(insert(ConsentManifest).values(
+            **_column_values(manifest)).returning(ConsentManifest.id)).scalar_one()
+        artifact.consent_id = manifest_id
+        artifact_id = conn.execute(insert(Artifact).values(
+            **_column_values(artifact)).returning(Artifact.id)).scalar_one()
+    manifest.id, artifact.id = manifest_id, artifact_id

@@ -98,6 +98,17 @@ def validate_wav(upload: ParsedUpload, settings: Settings) -> WavInfo:
                        max_bytes=settings.ingest_max_upload_bytes)
 
 
+async def _insert(uow: UnitOfWork, manifest: ConsentManifest, artifact: Artifact) -> None:
+    """Insert the take's rows: on SQLite committed in one thread hop, else in the request's
+    transaction. Either way the blob is already stored and is deleted if this fails."""
+    writer = uow.resources.sqlite_writer
+    if writer is None:
+        uow.session.add(artifact)
+        await uow.session.flush()
+        return
+    await asyncio.to_thread(repository.insert_take_sync, writer, manifest, artifact)
+
+
 async def _store(uow: UnitOfWork, blobs: BlobStore, kind: str, upload: ParsedUpload) -> str:
     """Write the blob before the row exists; delete it again if the transaction fails."""
     assert upload.file is not None
@@ -113,7 +124,7 @@ async def _store(uow: UnitOfWork, blobs: BlobStore, kind: str, upload: ParsedUpl
 
 
 async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) -> IngestResult:
-    settings, session = uow.resources.settings, uow.session
+    settings = uow.resources.settings
     info = validate_wav(upload, settings)
     mode = _mode(upload.fields)
     effect = _effect(upload.fields)
@@ -134,9 +145,8 @@ async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) ->
         effect_metadata=effect_metadata(effect), deployment_kind=settings.engine_deployment,
         topic_tag=topic, lifecycle_status=lifecycle, wear=0.0, play_count=0,
         expires_at=expires_at, raw_expires_at=raw_expires_at, idempotency_key=scope)
-    session.add(artifact)
     try:
-        await session.flush()
+        await _insert(uow, manifest, artifact)
     except IntegrityError:
         if scope is None:
             raise
@@ -172,7 +182,7 @@ async def replay(uow: UnitOfWork, scope: str) -> IngestResult | None:
 
 
 async def ingest_ephemeral(uow: UnitOfWork, upload: ParsedUpload) -> Artifact:
-    settings, session = uow.resources.settings, uow.session
+    settings = uow.resources.settings
     info = validate_wav(upload, settings)
     effect = _effect(upload.fields)
     assert upload.file is not None
@@ -189,8 +199,7 @@ async def ingest_ephemeral(uow: UnitOfWork, upload: ParsedUpload) -> Artifact:
         sample_rate=info.sample_rate, effect_profile=effect,
         effect_metadata=effect_metadata(effect), deployment_kind=settings.engine_deployment,
         expires_at=expires_at, raw_expires_at=expires_at, wear=0.0, play_count=0)
-    session.add(artifact)
-    await session.flush()
+    await _insert(uow, manifest, artifact)
     return artifact
 
 
