@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -145,3 +147,15 @@ async def test_ephemeral_plays_once(client: httpx.AsyncClient, app: FastAPI, fie
     assert await blob_keys(app) == []
     again = await client.post("/api/v1/ephemeral/consume", json={field: value})
     assert again.status_code == 410
+
+
+async def test_unplayed_ephemeral_take_expires(client: httpx.AsyncClient, app: FastAPI) -> None:
+    from rooms.recordings.tasks import expire_ephemeral
+
+    body = (await upload(client, path="/api/v1/ephemeral/audio")).json()
+    ctx = resources(app).job_context()
+    assert await expire_ephemeral(ctx) == 0  # still within its five minutes
+    assert len(await blob_keys(app)) == 1
+    assert await expire_ephemeral(ctx, time.time() + 301) == 1
+    assert await blob_keys(app) == []
+    assert (await client.get(body["play_url"])).status_code == 410

@@ -101,14 +101,10 @@ async def raw_audio(token: str, request: Request, res: ResourcesDep) -> Streamin
 
 
 async def _play_once(res: Resources, artifact_id: int) -> StreamingResponse:
-    async with res.sessions() as session:
-        artifact = await repository.get(session, artifact_id)
-        if artifact is None:
-            raise NotFound("no such take", code="not_found")
-        key = artifact.raw_uri
-        if not await repository.claim_ephemeral(session, artifact_id):
-            raise Gone("this take was already played", code="gone")
-        await session.commit()
+    async with res.sessions.begin() as session:
+        key = await repository.claim_ephemeral(session, artifact_id)
+    if key is None:
+        raise Gone("this take was already played", code="gone")
     try:
         blob = await res.blobs.open(key)
     except BlobNotFound:

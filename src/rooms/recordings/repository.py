@@ -43,12 +43,14 @@ async def derivatives_of(session: AsyncSession,
         Derivative.artifact_id.in_(artifact_ids)))).scalars().all()
 
 
-async def claim_ephemeral(session: AsyncSession, artifact_id: int) -> bool:
-    """Flip EPHEMERAL -> REVOKED atomically; True for exactly one caller."""
+async def claim_ephemeral(session: AsyncSession, artifact_id: int) -> str | None:
+    """Flip EPHEMERAL -> REVOKED atomically and return its blob key; None for every caller
+    but the first. A single UPDATE, so it is safe as the first statement of a transaction."""
     result = await session.execute(
         update(Artifact).where(Artifact.id == artifact_id, Artifact.status == "EPHEMERAL")
-        .values(status="REVOKED"))
-    return bool(getattr(result, "rowcount", 0) == 1)
+        .values(status="REVOKED").returning(Artifact.raw_uri))
+    row = result.first()
+    return None if row is None else str(row[0])
 
 
 def _column_values(obj: Artifact | ConsentManifest) -> dict[str, Any]:

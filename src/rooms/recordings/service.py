@@ -217,6 +217,7 @@ async def revoke(uow: UnitOfWork, raw_code: str) -> tuple[int, int]:
     code = consent.normalize_code(raw_code)
     if code is None:
         raise NotFound("no recording has that code", code="unknown_token")
+    await uow.begin_write()  # before the first read: SQLite cannot upgrade a stale snapshot
     manifest = await repository.consent_by_hash(uow.session, consent.hash_code(code))
     if manifest is None or not manifest.json.get("revocation", {}).get("allowed", True):
         raise NotFound("no recording has that code", code="unknown_token")
@@ -241,13 +242,13 @@ async def revoke(uow: UnitOfWork, raw_code: str) -> tuple[int, int]:
 
 
 async def consume_ephemeral(uow: UnitOfWork, artifact_id: int) -> None:
-    """Dispose of an unplayed NOSAVE take: the blob goes first, then the row flips."""
-    artifact = await repository.get(uow.session, artifact_id)
-    if artifact is None:
-        raise NotFound("no such take", code="not_found")
-    if artifact.status != "EPHEMERAL":
+    """Dispose of an unplayed NOSAVE take: claim the row, delete the blob, then commit (a
+    storage failure rolls the claim back, so the take is never marked gone while kept)."""
+    await uow.begin_write()
+    key = await repository.claim_ephemeral(uow.session, artifact_id)
+    if key is None:
+        if await repository.get(uow.session, artifact_id) is None:
+            raise NotFound("no such take", code="not_found")
         raise Gone("this take was already played or disposed of", code="gone")
-    if artifact.raw_uri:
-        await delete_blobs(uow.resources.blobs, [artifact.raw_uri])
-    if not await repository.claim_ephemeral(uow.session, artifact_id):
-        raise Gone("this take was already played or disposed of", code="gone")
+    if key:
+        await delete_blobs(uow.resources.blobs, [key])

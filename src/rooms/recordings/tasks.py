@@ -64,11 +64,11 @@ async def expire_ephemeral(ctx: JobContext, now_ts: float | None = None) -> int:
     async with deps.sessions() as session:
         stale = (await session.execute(select(Artifact.id, Artifact.raw_uri).where(
             Artifact.status == "EPHEMERAL", Artifact.expires_at <= now))).all()
-    for artifact_id, key in stale:
-        if key:
-            await deps.blobs.delete(key)
+    for artifact_id, _ in stale:
         async with deps.sessions.begin() as session:
-            await repository.claim_ephemeral(session, artifact_id)
+            key = await repository.claim_ephemeral(session, artifact_id)
+            if key:  # inside the transaction: a storage failure leaves it EPHEMERAL
+                await deps.blobs.delete(key)
     return len(stale)
 
 
