@@ -152,21 +152,11 @@ async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) ->
             raise
         raise Conflict("an upload with this Idempotency-Key is still being stored; retry",
                        code="idempotency_conflict") from None
-    if mode == "FOSSIL":
-        for job in ("render_spectrogram", "render_essence"):
-            if job in _known_jobs():
-                uow.enqueue_after_commit(job, artifact.id, job_id=f"{job}:{artifact.id}")
     uow.after_commit(lambda: uow.resources.hub.publish(
         "surface", {"event": "pool.changed", "change": "added"}))
     log.info("recordings.ingest.accepted", artifact_id=artifact.id, mode=mode,
              duration_ms=info.duration_ms)
     return IngestResult(artifact, code)
-
-
-def _known_jobs() -> set[str]:
-    from rooms.jobs import JOBS
-
-    return set(JOBS)
 
 
 async def replay(uow: UnitOfWork, scope: str) -> IngestResult | None:
