@@ -24,9 +24,9 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 serve: $(VENV)/.installed
 	$(BIN)/rooms serve --host $(HOST) --port $(PORT)
 
-## services: install PostgreSQL and Redis (Debian, root) for the services tier
+## services: install PostgreSQL, Redis and Chromium (Debian, root) for the services tier and page tests
 services:
-	@scripts/install-services
+	@scripts/install-services --chromium
 
 ## lint: ruff and mypy, as CI runs them
 lint: $(VENV)/.dev-installed

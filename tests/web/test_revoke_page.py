@@ -1,0 +1,101 @@
+"""The /revoke/ page in real Chromium, against the app on a real uvicorn server, both tiers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.browser import chromium_available, launch_chromium, serve_app
+from tests.conftest import CI
+from tests.helpers import resources
+from tests.recordings.conftest import upload
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page
+
+SCREENSHOT = "/tmp/revoke.png"
+REMOVED = re.compile(r"^Removed 1 recording( and \d+ things? made from it)?\. "
+                     r"It is gone and will not play again\.$")
+
+
+def _browser_unavailable(reason: str) -> None:
+    """As `_unavailable` in tests/conftest.py: a skip, but a failure under CI=true."""
+    message = f"rooms: browser tests skipped: {reason}"
+    if CI:
+        pytest.fail(message + " (CI=true: a skipped browser test is a failure)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    ok, reason = chromium_available()
+    if not ok:
+        _browser_unavailable(reason)
+    async with launch_chromium() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A fresh context (no cookies, no storage) per test."""
+    context = await browser.new_context(viewport={"width": 800, "height": 600})
+    context.set_default_timeout(10_000)
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()
+
+
+async def _take(client: httpx.AsyncClient) -> str:
+    resp = await upload(client)
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["revocation_token"])
+
+
+async def test_code_removes_the_recording(page: Page, client: httpx.AsyncClient,
+                                          app: FastAPI) -> None:
+    from playwright.async_api import expect
+
+    code = await _take(client)
+    before = await resources(app).blobs.list()
+    assert before, "the upload stored no blob"
+    async with serve_app(app) as base_url:
+        await page.goto(f"{base_url}/revoke/")
+        await expect(page).to_have_title("Remove your recording · rooms")
+        await page.fill("#code", code.lower())  # the page upper-cases what people type
+        async with page.expect_response("**/api/v1/revoke") as answer:
+            await page.get_by_role("button", name="Remove it").click()
+        resp = await answer.value
+        status = page.get_by_role("status")
+        await expect(status).to_have_text(REMOVED)
+        await expect(page.locator("#code")).to_have_value("")
+        await page.screenshot(path=SCREENSHOT, full_page=True)
+    assert resp.status == 200
+    assert (await resp.json())["revoked"] == 1
+    assert await resources(app).blobs.list() == []
+    again = await client.post("/api/v1/revoke", json={"token": code})
+    assert again.json() == {"revoked": 0, "derivatives_deleted": 0}
+
+
+async def test_wrong_code_shows_the_servers_message(page: Page, client: httpx.AsyncClient,
+                                                    app: FastAPI) -> None:
+    from playwright.async_api import expect
+
+    code = await _take(client)
+    wrong = "ZZZZZZZZZZ" if code != "ZZZZZZZZZZ" else "YYYYYYYYYY"
+    async with serve_app(app) as base_url:
+        await page.goto(f"{base_url}/revoke/")
+        await page.fill("#code", wrong)
+        async with page.expect_response("**/api/v1/revoke") as answer:
+            await page.get_by_role("button", name="Remove it").click()
+        resp = await answer.value
+        body = await resp.json()
+        assert (resp.status, body["error"]["code"]) == (404, "unknown_token")
+        await expect(page.get_by_role("status")).to_have_text(body["error"]["message"])
+        await expect(page.locator("#code")).to_have_value(wrong)  # kept, to fix a typo
+    assert await resources(app).blobs.list()  # nothing was removed
