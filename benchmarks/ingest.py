@@ -186,6 +186,27 @@ def server(cmd: list[str], env: dict[str, str], port: int) -> Iterator[int]:
             proc.wait()
 
 
+def seed_archive(var_dir: Path, count: int) -> None:
+    """Migrate a fresh embedded instance and give it `count` ACTIVE takes (rows only)."""
+    env = {**os.environ, **bench_env(var_dir)}
+    subprocess.run([str(REPO / ".venv/bin/rooms"), "migrate"], env=env, check=True)
+    import sqlite3
+
+    db = sqlite3.connect(var_dir / "rooms.db")
+    now = "2026-11-23 00:00:00.000000"
+    db.executemany("INSERT INTO consent_manifest (id, created_at, json, revocation_token_hash)"
+                   " VALUES (?, ?, '{}', ?)", ((i, now, f"{i:064x}") for i in range(1, count + 1)))
+    db.executemany(
+        "INSERT INTO artifact (id, kind, consent_id, created_at, status, consent_mode, raw_uri,"
+        " raw_sha256, duration_ms, sample_rate, effect_profile, effect_metadata,"
+        " deployment_kind, topic_tag, lifecycle_status, wear, play_count, expires_at)"
+        " VALUES (?, 'audio_snippet', ?, ?, 'ACTIVE', 'ROOM', ?, '', 10000, 48000, 'clear',"
+        " '{}', 'memory', '', '', 0.0, 0, '2027-01-01 00:00:00.000000')",
+        ((i, i, now, f"raw/{i:020x}/audio.wav") for i in range(1, count + 1)))
+    db.commit()
+    db.close()
+
+
 def rooms_cmd(port: int) -> list[str]:
     return [str(REPO / ".venv/bin/rooms"), "serve", "--port", str(port)]
 
@@ -221,6 +242,8 @@ async def main() -> None:
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--skip-services", action="store_true")
+    parser.add_argument("--archive", type=int, nargs="*", default=[],
+                        help="also run embedded c=8 on archives of these sizes (e.g. 1000 100000)")
     args = parser.parse_args()
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setaffinity(0, {1})
@@ -236,6 +259,13 @@ async def main() -> None:
         port = free_port()
         await run_target("rooms embedded", (rooms_cmd(port), bench_env(root / "embedded")),
                          port, args, rows, rss=True)
+        for size in args.archive:
+            var = root / f"archive-{size}"
+            seed_archive(var, size)
+            port = free_port()
+            sized = argparse.Namespace(**{**vars(args), "concurrency": [8]})
+            await run_target(f"rooms embedded, {size:,} takes in the archive",
+                             (rooms_cmd(port), bench_env(var)), port, sized, rows, rss=False)
         if not args.skip_services:
             from tests.services import services_available, start_services
 
