@@ -1,35 +1,203 @@
-"""In-memory broadcast hub (placeholder until the live issue lands).
+"""The broadcast hub: topics, subscribers, publishing, and live counts.
 
-The shape later code relies on: `publish(topic, event)`, `counts()`, `total`.
+    async with hub.connection() as sub:       # one websocket: a bounded mailbox
+        sub.join("stage", "beacons")
+        ...                                   # leaves every topic in `finally`
+
+    async with hub.subscribe("ops") as sub:   # an in-process consumer of one topic
+        async for event in sub.events(): ...
+
+`publish` serializes an event once and puts it in each subscriber's mailbox without ever
+waiting, so one slow client cannot hold up the rest; with REDIS_URL it also goes to every
+other process through Redis pub/sub. `counts()` and `total` are cluster-wide when Redis is
+set; `await hub.counts_changed(version)` wakes when they change (no polling).
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from redis.asyncio import Redis
 
 from rooms.config import Settings
+from rooms.live.bus import RedisBus
+from rooms.live.cluster import ClusterCounts, NodeCounts
+from rooms.live.protocol import ALL_TOPICS, CLOSE_GOING_AWAY, event_text
+from rooms.live.subscriber import Event, Subscriber
+from rooms.live.tokens import LiveTokens
+from rooms.logging import get_logger
+
+log = get_logger("rooms.live.hub")
 
 
 class Hub:
     def __init__(self, *, settings: Settings, redis: Redis | None) -> None:
         self.settings = settings
         self.redis = redis
-        self._counts: dict[str, int] = {}
+        self.node = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.tokens = LiveTokens(secret=settings.secret_key.get_secret_value(),
+                                 ttl_s=settings.live_token_ttl_s, redis=redis)
+        self._topics: dict[str, set[Subscriber]] = {t: set() for t in ALL_TOPICS}
+        self._subscribers: set[Subscriber] = set()
+        self._listeners = 0
+        self._version = 0
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._bus: RedisBus | None = None
+        self._cluster: ClusterCounts | None = None
+        self._tg: asyncio.TaskGroup | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
 
+    # --- lifecycle -------------------------------------------------------------------
     async def __aenter__(self) -> Hub:
+        self._tg = asyncio.TaskGroup()
+        await self._tg.__aenter__()
+        if self.redis is not None:
+            self._cluster = ClusterCounts(self.redis, node=self.node,
+                                          ttl_s=self.settings.live_count_ttl_s,
+                                          local=self._local_counts, on_change=self._bump)
+            self._bus = RedisBus(self.redis, node=self.node, on_event=self._deliver_remote,
+                                 on_counts=self._cluster.on_notice)
+            self._spawn(self._bus.run(), "live-bus")
+            self._spawn(self._bus.run_sender(), "live-bus-sender")
+            self._spawn(self._cluster.run_writer(), "live-counts-writer")
+            self._spawn(self._cluster.run_reader(), "live-counts-reader")
+        log.info("live.hub.started", node=self.node, redis=self.redis is not None)
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        return None
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        assert self._tg is not None
+        self._tasks.append(self._tg.create_task(coro, name=name))
 
-    async def publish(self, topic: str, event: dict[str, Any]) -> None:
-        return None
+    async def __aexit__(self, *exc: object) -> None:
+        for sub in list(self._subscribers):
+            sub.request_close(CLOSE_GOING_AWAY, "server shutting down")
+        pending = set(self._tasks)
+        while pending:  # again and again: redis-py's wait_for can swallow one cancel (3.11)
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.1)
+        if self._tg is not None:
+            await self._tg.__aexit__(None, None, None)
+            self._tg = None
+        self._tasks.clear()
+        if self._cluster is not None:
+            await self._cluster.withdraw()
+        log.info("live.hub.stopped", node=self.node)
+
+    # --- subscribing -----------------------------------------------------------------
+    @asynccontextmanager
+    async def connection(self, *, listener: bool = True) -> AsyncIterator[Subscriber]:
+        """A mailbox for one consumer; `listener` ones (websocket clients) count in `total`."""
+        sub = Subscriber(maxsize=self.settings.live_queue_size, listener=listener,
+                         join=self._join, leave=self._leave)
+        self._subscribers.add(sub)
+        if listener:
+            self._listeners += 1
+            self._changed()
+        try:
+            yield sub
+        finally:
+            sub.leave(*sub.topics)
+            self._subscribers.discard(sub)
+            if listener:
+                self._listeners -= 1
+                self._changed()
+
+    @asynccontextmanager
+    async def subscribe(self, *topics: str) -> AsyncIterator[Subscriber]:
+        """An in-process subscriber to `topics` (counted per topic, not as a connection)."""
+        async with self.connection(listener=False) as sub:
+            sub.join(*topics)
+            yield sub
+
+    def _join(self, sub: Subscriber, topic: str) -> None:
+        self._topics.setdefault(topic, set()).add(sub)
+        sub.topics.add(topic)
+        self._changed()
+
+    def _leave(self, sub: Subscriber, topic: str) -> None:
+        self._topics.get(topic, set()).discard(sub)
+        sub.topics.discard(topic)
+        self._changed()
+
+    # --- publishing ------------------------------------------------------------------
+    async def publish(self, topic: str, event: Mapping[str, Any]) -> None:
+        """Send `{"topic": topic, **event}` to every subscriber of `topic`, on every process."""
+        text = event_text(topic, dict(event))
+        self._deliver(Event(topic, text))
+        if self._bus is not None:
+            self._bus.send(topic, text)
+
+    def _deliver(self, event: Event) -> None:
+        subs = self._topics.get(event.topic)
+        if subs:
+            for sub in subs:
+                sub.put(event)
+
+    def _deliver_remote(self, topic: str, text: str) -> None:
+        self._deliver(Event(topic, text))
+
+    # --- counts ----------------------------------------------------------------------
+    def _local_counts(self) -> NodeCounts:
+        return NodeCounts(self._listeners, {t: len(s) for t, s in self._topics.items() if s})
+
+    def local_counts(self) -> dict[str, int]:
+        """Subscribers per topic on this process alone."""
+        return {t: len(s) for t, s in self._topics.items()}
+
+    @property
+    def local_total(self) -> int:
+        return self._listeners
 
     def counts(self) -> dict[str, int]:
-        return dict(self._counts)
+        """Subscribers per topic (every known topic, zeros included), cluster-wide."""
+        counts = self.local_counts()
+        if self._cluster is not None:
+            for topic, n in self._cluster.topics.items():
+                counts[topic] = counts.get(topic, 0) + n
+        return counts
 
     @property
     def total(self) -> int:
-        return 0
+        """Open /ws/live connections, cluster-wide (operator dashboards are not listeners)."""
+        return self._listeners + (self._cluster.total if self._cluster is not None else 0)
+
+    @property
+    def version(self) -> int:
+        """Bumped on every change of `counts()` or `total`."""
+        return self._version
+
+    async def counts_changed(self, since: int | None = None) -> int:
+        """Wait until the counts move past version `since` (default: now); return the new one."""
+        seen = self._version if since is None else since
+        while self._version <= seen:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.add(waiter)
+            try:
+                await waiter
+            finally:
+                self._waiters.discard(waiter)
+        return self._version
+
+    def _changed(self) -> None:
+        if self._cluster is not None:
+            self._cluster.mark_dirty()
+        self._bump()
+
+    def _bump(self) -> None:
+        self._version += 1
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
+    @property
+    def peers(self) -> list[str]:
+        """Other processes whose counts are included (empty without Redis)."""
+        return self._cluster.peers if self._cluster is not None else []

@@ -1,0 +1,202 @@
+"""One accepted websocket: a receive loop, a send loop and a send watchdog in one TaskGroup.
+
+The send loop is the only writer. It drains the connection's mailbox (replies first, then a
+`lagged` notice if events were dropped, then events, oldest first). Whichever loop ends
+first raises `_Closed`, which cancels the others; the close frame, if any, is sent once,
+after the group is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import NoReturn
+
+from starlette.types import Send
+from starlette.websockets import (
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketDisconnected,
+    WebSocketState,
+)
+
+from rooms.config import Settings
+from rooms.live.protocol import (
+    CLOSE_INTERNAL,
+    CLOSE_POLICY,
+    CLOSE_SLOW,
+    CLOSE_TOO_BIG,
+    PONG_TEXT,
+    ProtocolError,
+    error_text,
+    parse_request,
+    topics_text,
+)
+from rooms.live.subscriber import Subscriber
+from rooms.logging import get_logger
+
+log = get_logger("rooms.live.connection")
+
+MAX_PENDING_REPLIES = 64
+CLOSE_SEND_TIMEOUT_S = 1.0
+
+
+class _Closed(Exception):
+    """Ends the connection's task group; `code` None means the peer is already gone."""
+
+    def __init__(self, code: int | None, reason: str = "") -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class TokenBucket:
+    """`rate` messages/s with bursts of `rate` (at least 1). Past the budget a message is
+    "limited" (ignored, the client told once); a further burst's worth is "abuse"."""
+
+    def __init__(self, rate: float, now: float) -> None:
+        self.rate = rate
+        self.burst = max(1.0, rate)
+        self.tokens = self.burst
+        self.stamp = now
+
+    def take(self, now: float) -> str:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        self.tokens -= 1.0
+        if self.tokens >= 0:
+            return "ok"
+        return "limited" if self.tokens >= -self.burst else "abuse"
+
+
+class LiveConnection:
+    def __init__(self, ws: WebSocket, sub: Subscriber, *, send: Send, settings: Settings,
+                 allowed_topics: frozenset[str], kind: str) -> None:
+        self._ws = ws  # accept, receive and close
+        self._send = send  # the server's own ASGI send, for every message after accept
+        self._sub = sub
+        self._settings = settings
+        self._allowed = allowed_topics
+        self._kind = kind
+        self._bucket = TokenBucket(settings.live_messages_per_s,
+                                   asyncio.get_running_loop().time())
+        self._limited = False
+        self._sending_since = 0.0  # loop time a pending send started; 0.0 when idle
+        self.sent = 0
+
+    async def run(self) -> None:
+        started = time.monotonic()
+        closed = _Closed(None)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._receive_loop())
+                tg.create_task(self._send_loop())
+                tg.create_task(self._watch_sends())
+        except* _Closed as group:
+            first = group.exceptions[0]
+            assert isinstance(first, _Closed)
+            closed = first
+        except* Exception as group:
+            log.error("live.client.crashed", kind=self._kind, exc_info=group.exceptions[0])
+            closed = _Closed(CLOSE_INTERNAL, "internal error")
+        if closed.code is not None and self._ws.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(CLOSE_SEND_TIMEOUT_S):  # a stuck peer may not drain
+                    await self._ws.close(closed.code, closed.reason)
+        log.info("live.client.closed", kind=self._kind, code=closed.code, reason=closed.reason,
+                 seconds=round(time.monotonic() - started, 1), sent=self.sent,
+                 dropped=self._sub.dropped_total + self._sub.dropped)
+
+    # --- receiving ---------------------------------------------------------------------
+    async def _receive_loop(self) -> NoReturn:
+        loop = asyncio.get_running_loop()
+        limit = self._settings.live_max_message_bytes
+        while True:
+            message = await self._ws.receive()
+            if message["type"] == "websocket.disconnect":
+                raise _Closed(None, f"peer closed ({message.get('code')})")
+            if self._sub.close_request is not None:
+                continue  # closing: read only to notice the peer's goodbye
+            text = message.get("text")
+            raw = text.encode() if text is not None else message.get("bytes") or b""
+            if len(raw) > limit:
+                self._sub.reply(error_text("message_too_big",
+                                           f"messages are limited to {limit} bytes"))
+                self._sub.request_close(CLOSE_TOO_BIG, "message too big")
+                continue
+            verdict = self._bucket.take(loop.time())
+            if verdict != "ok":
+                self._over_budget(verdict)
+                continue
+            self._limited = False
+            self._handle(raw)
+
+    def _over_budget(self, verdict: str) -> None:
+        if verdict == "abuse":
+            self._sub.request_close(CLOSE_POLICY, "rate limit exceeded")
+        elif not self._limited:
+            self._limited = True
+            rate = self._settings.live_messages_per_s
+            self._sub.reply(error_text("rate_limited",
+                                       f"more than {rate:g} messages/s; this one was ignored"))
+
+    def _handle(self, raw: bytes) -> None:
+        sub = self._sub
+        if sub.pending_replies >= MAX_PENDING_REPLIES:  # asks, but does not read the answers
+            sub.request_close(CLOSE_POLICY, "replies not read")
+            return
+        try:
+            request = parse_request(raw.decode(), self._allowed)
+        except UnicodeDecodeError:
+            sub.reply(error_text("bad_json", "message is not UTF-8 JSON"))
+            return
+        except ProtocolError as exc:
+            sub.reply(error_text(exc.code, exc.message))
+            return
+        if request.op == "ping":
+            sub.reply(PONG_TEXT)
+        elif request.op == "subscribe":
+            sub.join(*request.topics)
+            sub.reply(topics_text("subscribed", request.topics))
+        else:
+            sub.leave(*request.topics)
+            sub.reply(topics_text("unsubscribed", request.topics))
+
+    # --- sending -----------------------------------------------------------------------
+    async def _send_loop(self) -> NoReturn:
+        sub = self._sub
+        send = self._send
+        clock = asyncio.get_running_loop().time
+        try:
+            while True:
+                message = sub.next_message()
+                if message is None:
+                    if sub.close_request is not None:
+                        raise _Closed(*sub.close_request)
+                    waiter = sub.waiter()
+                    if waiter is not None:
+                        await waiter
+                    continue
+                self._sending_since = clock()
+                await send(message)
+                self._sending_since = 0.0
+                self.sent += 1
+        except (WebSocketDisconnect, WebSocketDisconnected, OSError):
+            raise _Closed(None, "peer gone") from None
+
+    async def _watch_sends(self) -> NoReturn:
+        """Close a client whose pending send has not completed for LIVE_SEND_TIMEOUT_S.
+
+        Wakes once per timeout, not per message: the send loop only stamps a float.
+        """
+        loop = asyncio.get_running_loop()
+        limit = self._settings.live_send_timeout_s
+        while True:
+            since = self._sending_since
+            now = loop.time()
+            if since and now - since >= limit:
+                log.warning("live.client.slow", kind=self._kind, blocked_s=round(now - since, 1),
+                            queued_dropped=self._sub.dropped)
+                raise _Closed(CLOSE_SLOW, "client not reading")
+            await asyncio.sleep(since + limit - now if since else limit)

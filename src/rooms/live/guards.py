@@ -1,0 +1,67 @@
+"""Who may open a live websocket: browser Origin, operator secret, operator networks."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from urllib.parse import urlsplit
+
+from starlette.requests import HTTPConnection
+
+from rooms.config import Settings
+
+
+def _host_only(value: str) -> str:
+    """`Example.org:8443` -> `example.org`; `[::1]:80` -> `::1`."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    if value.count(":") == 1:
+        return value.split(":", 1)[0]
+    return value
+
+
+def allowed_hosts(settings: Settings) -> frozenset[str]:
+    return frozenset(_host_only(h) for h in settings.allowed_hosts.split(",") if h.strip())
+
+
+def origin_allowed(conn: HTTPConnection, settings: Settings) -> bool:
+    """No Origin (not a browser): judged by its token alone. Else its host must be allowed:
+    one of ALLOWED_HOSTS ("*" allows any) or the host this request was addressed to."""
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return True
+    try:
+        host = urlsplit(origin).hostname
+    except ValueError:
+        return False
+    if not host:  # "null" (sandboxed frames, file://) and other opaque origins
+        return False
+    hosts = allowed_hosts(settings)
+    if "*" in hosts or host in hosts:
+        return True
+    own = conn.headers.get("host")
+    return own is not None and _host_only(own) == host
+
+
+def bearer_is_ops_secret(conn: HTTPConnection, settings: Settings) -> bool:
+    """`Authorization: Bearer <OPS_SHARED_SECRET>`, compared in constant time."""
+    header = conn.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    secret = settings.ops_shared_secret.get_secret_value()
+    if scheme.lower() != "bearer" or not secret:
+        return False
+    return hmac.compare_digest(given.strip().encode(), secret.encode())
+
+
+def ops_network_allowed(conn: HTTPConnection, settings: Settings) -> bool:
+    """OPS_ALLOWED_NETWORKS (empty: any) against the client's address."""
+    networks = settings.ops_networks()
+    if not networks:
+        return True
+    host = conn.client.host if conn.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in net for net in networks)

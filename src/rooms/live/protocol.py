@@ -1,0 +1,107 @@
+"""The /ws/live wire protocol: topics, client requests, server replies and close codes.
+
+Client -> server: `{"op": "subscribe" | "unsubscribe", "topics": [...]}` and `{"op": "ping"}`.
+Server -> client: `{"op": "subscribed" | "unsubscribed", "topics": [...]}`, `{"op": "pong"}`,
+`{"op": "lagged", "dropped": N}`, `{"op": "error", "error": {"code", "message"}}` and events
+`{"topic": NAME, ...payload}`. See docs/live.md for the decisions behind each limit.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+# Public topics a /ws/live client may subscribe to (CONTRACT §6).
+TOPICS: frozenset[str] = frozenset(
+    {"noise_metadata", "discovery_probe", "topic1", "stage", "beacons", "commons", "surface"}
+)
+# Internal topic for operator dashboards: only /ws/ops connections may join it.
+OPS_TOPIC = "ops"
+OPS_TOPICS: frozenset[str] = TOPICS | {OPS_TOPIC}
+ALL_TOPICS: tuple[str, ...] = tuple(sorted(OPS_TOPICS))
+
+# Close codes. 1xxx are RFC 6455; 4xxx are ours, modelled on the HTTP status they mirror.
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001  # the server is shutting down
+CLOSE_POLICY = 1008  # rate limit exceeded and kept exceeding
+CLOSE_TOO_BIG = 1009  # a client message over LIVE_MAX_MESSAGE_BYTES
+CLOSE_INTERNAL = 1011
+CLOSE_UNAUTHORIZED = 4401  # missing, malformed, tampered, expired or reused token
+CLOSE_FORBIDDEN = 4403  # Origin not an allowed host, or outside OPS_ALLOWED_NETWORKS
+CLOSE_SLOW = 4408  # the client did not take a message for LIVE_SEND_TIMEOUT_S
+
+Op = Literal["subscribe", "unsubscribe", "ping"]
+OPS: frozenset[str] = frozenset({"subscribe", "unsubscribe", "ping"})
+MAX_TOPICS_PER_REQUEST = 32
+
+
+class ProtocolError(Exception):
+    """A client message the server answers with `{"op": "error"}` (and keeps the connection)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRequest:
+    op: Op
+    topics: tuple[str, ...] = ()
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, the one serializer for everything the server sends."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def parse_request(text: str, allowed_topics: frozenset[str]) -> ClientRequest:
+    """Parse one client message; raise ProtocolError naming what is wrong with it."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ProtocolError("bad_json", "message is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_message", "message must be a JSON object with an \"op\"")
+    op = data.get("op")
+    if not isinstance(op, str) or op not in OPS:
+        shown = op if isinstance(op, str) and len(op) <= 40 else type(op).__name__
+        raise ProtocolError("unknown_op", f"unknown op {shown!r}; expected one of "
+                                          f"{', '.join(sorted(OPS))}")
+    if op == "ping":
+        return ClientRequest("ping")
+    topics = data.get("topics")
+    if (not isinstance(topics, list) or not topics or len(topics) > MAX_TOPICS_PER_REQUEST
+            or not all(isinstance(t, str) for t in topics)):
+        raise ProtocolError("bad_message", f"{op} needs \"topics\": a non-empty list of up to "
+                                           f"{MAX_TOPICS_PER_REQUEST} topic names")
+    unknown = [t for t in topics if t not in allowed_topics]
+    if unknown:
+        shown = ", ".join(repr(t[:40]) for t in unknown[:3])
+        raise ProtocolError("unknown_topic", f"unknown topic {shown}; topics are "
+                                             f"{', '.join(sorted(allowed_topics))}")
+    return ClientRequest(cast(Op, op), tuple(dict.fromkeys(topics)))
+
+
+def error_text(code: str, message: str) -> str:
+    return dumps({"op": "error", "error": {"code": code, "message": message}})
+
+
+def topics_text(op: Literal["subscribed", "unsubscribed"], topics: tuple[str, ...]) -> str:
+    return dumps({"op": op, "topics": list(topics)})
+
+
+def lagged_text(dropped: int) -> str:
+    return f'{{"op":"lagged","dropped":{dropped:d}}}'
+
+
+def event_text(topic: str, event: dict[str, Any]) -> str:
+    """`{"topic": NAME, ...payload}` with the topic first; a payload "topic" key cannot win."""
+    payload: dict[str, Any] = {"topic": topic}
+    payload.update(event)
+    payload["topic"] = topic
+    return dumps(payload)
+
+
+PONG_TEXT = dumps({"op": "pong"})

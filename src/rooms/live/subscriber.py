@@ -1,0 +1,144 @@
+"""One consumer's mailbox: a bounded queue of events from every topic it joined.
+
+The hub only ever calls `put`, which never waits: when the queue is full the oldest event is
+dropped and counted, and the consumer hears about it once, as `{"op": "lagged"}`, the next
+time it drains. Replies to the consumer's own requests travel in a separate queue that is
+never dropped from and always goes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from rooms.live.protocol import lagged_text
+
+
+class Event:
+    """A published event, serialized once: `text` is what every subscriber is sent, and
+    `message` the one ASGI message that carries it (uvicorn does not modify it)."""
+
+    __slots__ = ("message", "text", "topic")
+
+    def __init__(self, topic: str, text: str) -> None:
+        self.topic = topic
+        self.text = text
+        self.message: dict[str, Any] = {"type": "websocket.send", "text": text}
+
+    def data(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.text)
+        return value
+
+
+class Subscriber:
+    """A bounded, drop-oldest mailbox. Made by `Hub.connection()`; joins topics through it."""
+
+    __slots__ = ("_events", "_join", "_leave", "_loop", "_replies", "_waiter", "close_request",
+                 "dropped", "dropped_total", "listener", "topics")
+
+    def __init__(self, *, maxsize: int, listener: bool, join: Callable[[Subscriber, str], None],
+                 leave: Callable[[Subscriber, str], None]) -> None:
+        self._events: deque[Event] = deque(maxlen=maxsize)
+        self._replies: deque[str] = deque()
+        self._loop = asyncio.get_running_loop()
+        self._waiter: asyncio.Future[None] | None = None
+        self._join = join
+        self._leave = leave
+        self.topics: set[str] = set()
+        self.listener = listener
+        self.dropped = 0  # dropped since the consumer last heard about it
+        self.dropped_total = 0
+        self.close_request: tuple[int, str] | None = None
+
+    # --- membership ----------------------------------------------------------------
+    def join(self, *topics: str) -> None:
+        for topic in topics:
+            if topic not in self.topics:
+                self._join(self, topic)
+
+    def leave(self, *topics: str) -> None:
+        """Leave topics; their events still queued are discarded (they were not wanted)."""
+        gone = {t for t in topics if t in self.topics}
+        for topic in gone:
+            self._leave(self, topic)
+        if gone and self._events:
+            kept = [e for e in self._events if e.topic not in gone]
+            self._events.clear()
+            self._events.extend(kept)
+
+    # --- producer side (never waits) ----------------------------------------------
+    def put(self, event: Event) -> None:
+        events = self._events
+        if len(events) == events.maxlen:
+            self.dropped += 1  # append() below pushes out the oldest
+        events.append(event)
+        self._wake()
+
+    def reply(self, text: str) -> None:
+        self._replies.append(text)
+        self._wake()
+
+    def request_close(self, code: int, reason: str) -> None:
+        """Ask the consumer to close after the replies already queued (the first ask wins)."""
+        if self.close_request is None:
+            self.close_request = (code, reason)
+        self._wake()
+
+    @property
+    def pending_replies(self) -> int:
+        return len(self._replies)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # --- consumer side -------------------------------------------------------------
+    def next_message(self) -> dict[str, Any] | None:
+        """The next ASGI message to send, or None when empty or closing (replies first)."""
+        if self._replies:
+            return {"type": "websocket.send", "text": self._replies.popleft()}
+        if self.close_request is not None:
+            return None
+        if self.dropped:
+            dropped, self.dropped = self.dropped, 0
+            self.dropped_total += dropped
+            return {"type": "websocket.send", "text": lagged_text(dropped)}
+        if self._events:
+            return self._events.popleft().message
+        return None
+
+    def next_text(self) -> str | None:
+        message = self.next_message()
+        return None if message is None else str(message["text"])
+
+    def waiter(self) -> asyncio.Future[None] | None:
+        """None if there is something to take now, else a future done when there is.
+
+        A bare future, not a coroutine: an idle subscriber holds one object while it waits.
+        """
+        if self._replies or self._events or self.dropped or self.close_request is not None:
+            return None
+        waiter = self._loop.create_future()
+        self._waiter = waiter
+        return waiter
+
+    async def events(self) -> AsyncIterator[Event]:
+        """For in-process consumers: every event, until the hub closes (drops are counted)."""
+        while True:
+            if self._events:
+                yield self._events.popleft()
+                continue
+            if self.close_request is not None:
+                return
+            if self.dropped:  # nobody to tell: just count it
+                self.dropped_total += self.dropped
+                self.dropped = 0
+            waiter = self.waiter()
+            if waiter is not None:
+                await waiter

@@ -1,0 +1,102 @@
+"""Fan-out under bad peers: a non-reader never delays the others; dead peers are dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+
+from tests.live.conftest import LiveServer, live_client, serve, until
+from tests.live.rawws import OP_TEXT, RawClient
+
+PAD = "x" * 32_000  # big events fill a non-reader's socket buffers in a few hundred
+
+
+def _events_to_fill_buffers() -> int:
+    """Enough events to overflow the kernel's largest send buffer twice over."""
+    try:
+        wmem_max = int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    except (OSError, IndexError, ValueError):
+        wmem_max = 4 << 20
+    return max(160, 2 * (wmem_max + (1 << 20)) // len(PAD))
+
+
+async def _raw_subscriber(server: LiveServer, topic: str = "stage") -> RawClient:
+    raw = await RawClient.connect(server.port, f"/ws/live?token={server.hub.tokens.mint('live')}")
+    await raw.send_json({"op": "subscribe", "topics": [topic]})
+    assert await raw.read_frame() == (OP_TEXT, b'{"op":"subscribed","topics":["stage"]}')
+    return raw
+
+
+@pytest.mark.live_settings(live_queue_size=8, live_send_timeout_s=120.0)
+async def test_a_client_that_never_reads_does_not_delay_fifty_others(
+        live_server: LiveServer) -> None:
+    hub = live_server.hub
+    slow = await _raw_subscriber(live_server)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            readers = [await stack.enter_async_context(live_client(live_server,
+                                                                   topics=("stage",)))
+                       for _ in range(50)]
+            await until(lambda: hub.total == 51)
+            events = _events_to_fill_buffers()
+            for seq in range(events):
+                await hub.publish("stage", {"seq": seq, "pad": PAD})
+                for reader in readers:  # each event reaches all 50 well inside the deadline
+                    assert (await reader.recv(timeout=5.0))["seq"] == seq
+            assert hub.total == 51  # the non-reader is still connected, but far behind
+        # When it finally reads: what fitted in the buffers, one notice, the newest events.
+        seen: list[dict[str, object]] = []
+        while not seen or seen[-1].get("seq") != events - 1:
+            opcode, payload = await slow.read_frame(timeout=10.0)
+            if opcode == OP_TEXT:
+                seen.append(json.loads(payload))
+    finally:
+        await slow.aclose()
+    notices = [m for m in seen if m.get("op") == "lagged"]
+    assert len(notices) == 1 and isinstance(notices[0]["dropped"], int)
+    assert notices[0]["dropped"] > 0
+    after = seen[seen.index(notices[0]) + 1:]
+    assert [m["seq"] for m in after] == list(range(events - len(after), events))
+    assert len(after) <= 8  # at most one queue's worth survived the overflow
+
+
+@pytest.mark.live_settings(live_queue_size=8, live_send_timeout_s=0.5)
+async def test_a_client_that_stops_reading_is_closed_after_the_send_timeout(
+        live_server: LiveServer) -> None:
+    hub = live_server.hub
+    slow = await _raw_subscriber(live_server)
+    try:
+        async with live_client(live_server, topics=("stage",)) as reader:
+            await until(lambda: hub.total == 2)
+            seq = 0
+            deadline = asyncio.get_running_loop().time() + 20.0
+            while hub.total == 2:
+                assert asyncio.get_running_loop().time() < deadline, "non-reader never closed"
+                await hub.publish("stage", {"seq": seq, "pad": PAD})
+                assert (await reader.recv())["seq"] == seq
+                seq += 1
+            await hub.publish("stage", {"seq": "after"})
+            assert (await reader.recv())["seq"] == "after"
+            assert hub.total == 1 and hub.counts()["stage"] == 1
+    finally:
+        await slow.aclose()
+
+
+async def test_a_peer_that_stops_answering_pings_is_dropped(app: FastAPI) -> None:
+    # Short enough to see quickly, long enough that a loaded machine never drops the live one.
+    async with serve(app, ws_ping_interval=0.5, ws_ping_timeout=1.5) as server:
+        hub = server.hub
+        dead = await _raw_subscriber(server)  # reads nothing more, so never pongs
+        try:
+            async with live_client(server, topics=("stage",)) as alive:  # pongs by itself
+                await until(lambda: hub.total == 1, timeout=15.0, what="the dead peer to go")
+                assert hub.counts()["stage"] == 1
+                await hub.publish("stage", {"n": 1})
+                assert await alive.recv() == {"topic": "stage", "n": 1}
+        finally:
+            await dead.aclose()

@@ -1,0 +1,110 @@
+"""The hub in process: fan-out, drop-oldest, counts and their change notification."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from fastapi import FastAPI
+
+from rooms.config import Settings
+from rooms.live import surface
+from rooms.live.hub import Hub
+from rooms.live.protocol import ALL_TOPICS
+from tests.helpers import resources
+
+
+@pytest.fixture
+def hub(app: FastAPI) -> Hub:
+    return resources(app).hub
+
+
+async def test_publish_serializes_once_and_reaches_only_that_topic(hub: Hub) -> None:
+    async with hub.subscribe("stage") as a, hub.subscribe("stage", "beacons") as b, \
+            hub.subscribe("beacons") as c:
+        await hub.publish("stage", {"event": "scene", "topic": "spoofed", "n": 1})
+        first, second = a.next_text(), b.next_text()
+        assert first == '{"topic":"stage","event":"scene","n":1}'
+        assert first is second  # one string for every subscriber
+        assert c.next_text() is None
+
+
+async def test_overflow_drops_oldest_and_reports_once(settings: Settings, hub: Hub) -> None:
+    size = settings.live_queue_size
+    async with hub.subscribe("topic1") as sub:
+        for i in range(size + 5):
+            await hub.publish("topic1", {"i": i})
+        assert sub.next_text() == '{"op":"lagged","dropped":5}'
+        assert sub.next_text() == '{"topic":"topic1","i":5}'
+        rest = [sub.next_text() for _ in range(size - 1)]
+        assert rest[-1] == f'{{"topic":"topic1","i":{size + 4}}}'
+        assert sub.next_text() is None
+        assert sub.dropped_total == 5
+
+
+async def test_leaving_a_topic_discards_its_queued_events(hub: Hub) -> None:
+    async with hub.connection() as sub:
+        sub.join("stage", "beacons")
+        await hub.publish("stage", {"n": 1})
+        await hub.publish("beacons", {"n": 2})
+        sub.leave("stage")
+        assert sub.next_text() == '{"topic":"beacons","n":2}'
+        assert sub.next_text() is None
+
+
+async def test_counts_and_total(hub: Hub) -> None:
+    assert hub.counts() == dict.fromkeys(ALL_TOPICS, 0) and hub.total == 0
+    async with hub.connection() as one, hub.connection() as two, hub.subscribe("stage"):
+        one.join("stage", "surface")
+        two.join("stage")
+        assert hub.total == 2  # the in-process subscriber is not a connection
+        assert hub.counts()["stage"] == 3 and hub.counts()["surface"] == 1
+        two.leave("stage")
+        assert hub.counts()["stage"] == 2
+    assert hub.total == 0 and set(hub.counts().values()) == {0}
+
+
+async def test_counts_changed_wakes_a_waiter_without_polling(hub: Hub) -> None:
+    version = hub.version
+    waiter = asyncio.create_task(hub.counts_changed(version))
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    async with hub.connection() as sub:
+        new = await asyncio.wait_for(waiter, 5)
+        assert new > version and hub.total == 1
+        later = asyncio.create_task(hub.counts_changed())
+        await asyncio.sleep(0)
+        sub.join("commons")
+        assert await asyncio.wait_for(later, 5) > new
+    assert await hub.counts_changed(version) == hub.version  # already past: returns at once
+
+
+async def test_in_process_subscribers_end_when_the_hub_stops(settings: Settings) -> None:
+    got: list[str] = []
+    async with Hub(settings=settings, redis=None) as hub:
+
+        async def consume() -> None:
+            async with hub.subscribe("commons") as sub:
+                async for event in sub.events():
+                    got.append(event.data()["word"])
+
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0)
+        await hub.publish("commons", {"word": "hello"})
+        await asyncio.sleep(0)
+    await asyncio.wait_for(task, 5)
+    assert got == ["hello"]
+    assert hub.counts()["commons"] == 0
+
+
+async def test_surface_events_tell_a_room_about_posture_and_pool(hub: Hub) -> None:
+    async with hub.subscribe("surface") as sub:
+        await surface.posture_changed(hub, intake_paused=True, playback_paused=False,
+                                      quieter_mode=True)
+        await surface.pool_changed(hub, "revoked", 42)
+        posture, pool = (json.loads(sub.next_text() or "") for _ in range(2))
+    assert posture == {"topic": "surface", "event": "posture", "intake_paused": True,
+                       "playback_paused": False, "quieter_mode": True, "ts": posture["ts"]}
+    assert pool == {"topic": "surface", "event": "pool", "change": "revoked",
+                    "artifact_id": 42, "ts": pool["ts"]}
