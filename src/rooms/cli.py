@@ -30,10 +30,17 @@ def cmd_serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from rooms.app import create_app
+    from rooms.live.runtime import tune_gc
 
     cmd_migrate(settings)
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None,
-                proxy_headers=True, ws_per_message_deflate=False, timeout_graceful_shutdown=10)
+    app = create_app(settings)
+    tune_gc()  # thousands of open websockets: see rooms/live/runtime.py
+    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True,
+                timeout_graceful_shutdown=10,
+                # websocket limits and heartbeats live in the ASGI server (docs/live.md)
+                ws_per_message_deflate=False, ws_max_size=2 * settings.live_max_message_bytes,
+                ws_ping_interval=settings.live_heartbeat_s,
+                ws_ping_timeout=settings.live_heartbeat_s)
 
 
 def cmd_worker(settings: Settings) -> None:
