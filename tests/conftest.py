@@ -38,8 +38,9 @@ def pytest_report_header() -> list[str]:
     return [f"rooms tiers: embedded + services (CI={CI})"]
 
 
-def _unavailable(reason: str) -> None:
-    message = f"rooms: services tier skipped: {reason}"
+def unavailable(reason: str, what: str = "services tier") -> None:
+    """Skip what cannot run here, with one line saying why; under CI=true, fail instead."""
+    message = f"rooms: {what} skipped: {reason}"
     if CI:
         pytest.fail(message + " (CI=true: a skipped tier is a failure)", pytrace=False)
     pytest.skip(message)
@@ -59,11 +60,11 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     try:
         from tests.services import services_available, start_services
     except ImportError as exc:  # pragma: no cover - only while bootstrapping
-        _unavailable(f"tests/services.py missing ({exc})")
+        unavailable(f"tests/services.py missing ({exc})")
         raise
     ok, reason = services_available()
     if not ok:
-        _unavailable(reason)
+        unavailable(reason)
     root = tmp_path_factory.mktemp("services")
     svc = start_services(root)
     try:

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.browser import chromium_available, launch_chromium, serve_app
-from tests.conftest import CI
+from tests.conftest import unavailable
 from tests.helpers import resources
 from tests.recordings.conftest import upload
 
@@ -23,19 +23,11 @@ REMOVED = re.compile(r"^Removed 1 recording( and \d+ things? made from it)?\. "
                      r"It is gone and will not play again\.$")
 
 
-def _browser_unavailable(reason: str) -> None:
-    """As `_unavailable` in tests/conftest.py: a skip, but a failure under CI=true."""
-    message = f"rooms: browser tests skipped: {reason}"
-    if CI:
-        pytest.fail(message + " (CI=true: a skipped browser test is a failure)", pytrace=False)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
     ok, reason = chromium_available()
     if not ok:
-        _browser_unavailable(reason)
+        unavailable(reason, "browser tests")
     async with launch_chromium() as chromium:
         yield chromium
 
