@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 
 import httpx
@@ -159,3 +161,15 @@ async def test_unplayed_ephemeral_take_expires(client: httpx.AsyncClient, app: F
     assert await expire_ephemeral(ctx, time.time() + 301) == 1
     assert await blob_keys(app) == []
     assert (await client.get(body["play_url"])).status_code == 410
+
+
+async def test_room_hears_of_new_and_revoked_takes(client: httpx.AsyncClient,
+                                                   app: FastAPI) -> None:
+    hub = resources(app).hub
+    async with hub.subscribe("surface") as sub:
+        body = (await upload(client)).json()
+        await client.post("/api/v1/revoke", json={"token": body["revocation_token"]})
+        events = sub.events()
+        seen = [json.loads((await asyncio.wait_for(anext(events), 5)).text) for _ in range(2)]
+    assert [(e["event"], e["change"], e["artifact_id"]) for e in seen] == [
+        ("pool", "added", body["artifact"]["id"]), ("pool", "revoked", body["artifact"]["id"])]

@@ -8,6 +8,7 @@ from the store first and only then marks the rows, so an answer means the audio 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import secrets
 import time
@@ -20,6 +21,7 @@ from rooms.deps import UnitOfWork
 from rooms.effects import CATALOG, DEFAULT_EFFECT, effect_metadata
 from rooms.errors import Conflict, Gone, NotFound, RoomsError, Unavailable
 from rooms.kit.wav import WavInfo, inspect_wav
+from rooms.live import surface
 from rooms.logging import get_logger
 from rooms.models import Artifact, ConsentManifest, StewardAction, utcnow
 from rooms.recordings import consent, repository
@@ -152,8 +154,7 @@ async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) ->
             raise
         raise Conflict("an upload with this Idempotency-Key is still being stored; retry",
                        code="idempotency_conflict") from None
-    uow.after_commit(lambda: uow.resources.hub.publish(
-        "surface", {"event": "pool.changed", "change": "added"}))
+    uow.after_commit(lambda: surface.pool_changed(uow.resources.hub, "added", artifact.id))
     log.info("recordings.ingest.accepted", artifact_id=artifact.id, mode=mode,
              duration_ms=info.duration_ms)
     return IngestResult(artifact, code)
@@ -224,9 +225,9 @@ async def revoke(uow: UnitOfWork, raw_code: str) -> tuple[int, int]:
                                   detail=f"{len(artifacts)} artifact(s) revoked",
                                   payload={"artifact_ids": [a.id for a in artifacts],
                                            "derivatives_deleted": len(derivatives)}))
-    if artifacts:
-        uow.after_commit(lambda: uow.resources.hub.publish(
-            "surface", {"event": "pool.changed", "change": "revoked"}))
+    for gone in artifacts:
+        uow.after_commit(functools.partial(surface.pool_changed, uow.resources.hub, "revoked",
+                                           gone.id))
     log.info("recordings.revoked", artifacts=len(artifacts), derivatives=len(derivatives))
     return len(artifacts), len(derivatives)
 
