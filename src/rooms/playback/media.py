@@ -15,11 +15,11 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from rooms.deps import ResourcesDep
-from rooms.errors import Forbidden, Gone, NotFound
-from rooms.kit import tokens
+from rooms.errors import Gone, NotFound
 from rooms.logging import get_logger
 from rooms.models import Artifact, Derivative, utcnow
-from rooms.playback.media_tokens import EPHEMERAL_AUDIO, POOL_AUDIO, SPECTROGRAM_IMAGE
+from rooms.playback import media_tokens
+from rooms.playback.media_tokens import EPHEMERAL_AUDIO, RAW_PURPOSES, SPECTROGRAM_IMAGE
 from rooms.playback.ranges import parse_range
 from rooms.recordings import repository
 from rooms.resources import Resources
@@ -28,21 +28,6 @@ from rooms.storage import BlobNotFound, BlobStore, BlobStream
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
 log = get_logger("rooms.media")
 NO_STORE = "no-store"
-
-
-def _verify(res: Resources, purposes: tuple[str, ...], token: str) -> tuple[str, int]:
-    secret = res.settings.secret_key.get_secret_value()
-    reason = "invalid"
-    for purpose in purposes:
-        try:
-            data = tokens.verify(secret, purpose, token)
-        except tokens.TokenError as exc:
-            reason = exc.reason if exc.reason == "expired" else reason
-            continue
-        if isinstance(data.get("a"), int):
-            return purpose, int(data["a"])
-    raise Forbidden("this media link is not valid" if reason == "invalid"
-                    else "this media link has expired", code=f"token_{reason}")
 
 
 def _playable(artifact: Artifact | None, now: datetime) -> Artifact:
@@ -82,7 +67,7 @@ def _response(blob: BlobStream, partial: bool, media_type: str,
             responses={403: {}, 404: {}, 410: {}, 416: {}})
 async def raw_audio(token: str, request: Request, res: ResourcesDep) -> StreamingResponse:
     """Stream a take's audio (raw, or its essence once a FOSSIL's raw expired)."""
-    purpose, artifact_id = _verify(res, (POOL_AUDIO, EPHEMERAL_AUDIO), token)
+    purpose, artifact_id = media_tokens.verify(res.settings, RAW_PURPOSES, token)
     if purpose == EPHEMERAL_AUDIO:
         return await _play_once(res, artifact_id)
     now = utcnow()
@@ -128,7 +113,7 @@ async def _play_once(res: Resources, artifact_id: int) -> StreamingResponse:
             responses={403: {}, 404: {}, 410: {}})
 async def spectrogram(token: str, request: Request, res: ResourcesDep) -> StreamingResponse:
     """A FOSSIL take's spectrogram PNG."""
-    _, artifact_id = _verify(res, (SPECTROGRAM_IMAGE,), token)
+    _, artifact_id = media_tokens.verify(res.settings, (SPECTROGRAM_IMAGE,), token)
     now = utcnow()
     async with res.sessions() as session:
         _playable(await repository.get(session, artifact_id), now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rooms.config import Settings
+from rooms.errors import Forbidden
 from rooms.kit import tokens
 
 POOL_AUDIO = "pool_audio"
@@ -28,3 +29,19 @@ def token_from_url(url: str) -> str | None:
     _, sep, rest = url.partition(RAW_PREFIX)
     token = rest.split("?", 1)[0].strip("/")
     return token if sep and token else None
+
+
+def verify(settings: Settings, purposes: tuple[str, ...], token: str) -> tuple[str, int]:
+    """(purpose, artifact id) of a media token valid for one of `purposes`, else 403."""
+    secret = settings.secret_key.get_secret_value()
+    reason = "invalid"
+    for purpose in purposes:
+        try:
+            data = tokens.verify(secret, purpose, token)
+        except tokens.TokenError as exc:
+            reason = exc.reason if exc.reason == "expired" else reason
+            continue
+        if isinstance(data.get("a"), int):
+            return purpose, int(data["a"])
+    raise Forbidden("this media link is not valid" if reason == "invalid"
+                    else "this media link has expired", code=f"token_{reason}")

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from rooms.deps import ResourcesDep, UowDep
-from rooms.errors import Forbidden, NotFound, RoomsError
-from rooms.kit import tokens
+from rooms.errors import RoomsError
+from rooms.playback import media_tokens
 from rooms.playback.media_tokens import EPHEMERAL_AUDIO, media_url, token_from_url
 from rooms.recordings import service
 from rooms.recordings.schemas import (
@@ -94,13 +94,7 @@ async def consume_ephemeral(body: ConsumeIn, uow: UowDep, res: ResourcesDep) -> 
     raw = body.token or (token_from_url(body.play_url) if body.play_url else None)
     if not raw:
         raise RoomsError("send play_url or token", code="invalid_request")
-    try:
-        data = tokens.verify(res.settings.secret_key.get_secret_value(), EPHEMERAL_AUDIO, raw)
-    except tokens.TokenError as exc:
-        raise Forbidden("that play link is not valid", code=f"token_{exc.reason}") from None
-    artifact_id = data.get("a")
-    if not isinstance(artifact_id, int):
-        raise NotFound("no such take", code="not_found")
+    _, artifact_id = media_tokens.verify(res.settings, (EPHEMERAL_AUDIO,), raw)
     await service.consume_ephemeral(uow, artifact_id)
     return JSONResponse(ConsumeOut(consumed=True).model_dump(), headers=NO_STORE)
 

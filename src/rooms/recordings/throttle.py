@@ -6,7 +6,7 @@ import re
 
 from starlette.requests import HTTPConnection
 
-from rooms.config import Settings, parse_rate
+from rooms.config import parse_rate
 from rooms.errors import Throttled
 from rooms.kit.ratelimit import Budget, RateLimiter
 
@@ -39,9 +39,3 @@ async def charge(limiter: RateLimiter, conn: HTTPConnection, *, scope: str, clie
             raise Throttled(f"too many {what}; try again in {budget.reset_in_s} s",
                             retry_after_s=budget.reset_in_s, code=code)
     return mine
-
-
-async def ingest_budget(limiter: RateLimiter, conn: HTTPConnection,
-                        settings: Settings) -> Budget:
-    limit, window = parse_rate("PUBLIC_INGEST_RATE", settings.public_ingest_rate)
-    return await limiter.peek("ingest", client_id(conn), limit, window)
