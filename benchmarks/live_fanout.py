@@ -8,7 +8,7 @@ receipt; delivered/s is the events received over the time from the first event's
 to the last receipt. The clients are raw asyncio protocols on uvloop (a small frame parser; they
 answer pings), so the load generator costs less per message than either server.
 
-    .venv/bin/python benchmarks/live_fanout.py [--quick] [--only rooms|bare]
+    .venv/bin/python benchmarks/live_fanout.py [--quick] [--only rooms|bare] [--n 5000 ...]
 
 Tokens for rooms are minted here with the server's SECRET_KEY (the same code as POST
 /api/v1/live/token, without 5,000 HTTP round trips). Everything is on loopback.
@@ -287,6 +287,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="shorter runs")
     parser.add_argument("--only", choices=["rooms", "bare"])
+    parser.add_argument("--n", type=int, action="append", choices=[100, 1000, 5000],
+                        help="run only these client counts (repeatable)")
     args = parser.parse_args()
     if PINNED:
         os.sched_setaffinity(0, {1})
@@ -296,6 +298,8 @@ def main() -> None:
     plan = [(100, [(100.0, s)]),
             (1000, [(100.0, s), (200.0, s)]),  # 200/s offers more than either can send
             (5000, [(1.0, 2.5 * s), (20.0, s)])]
+    if args.n:
+        plan = [(n, loads) for n, loads in plan if n in args.n]
     kinds = [args.only] if args.only else ["rooms", "bare"]
     rows: list[Row] = []
     for n, loads in plan:  # rooms and bare side by side, one N at a time

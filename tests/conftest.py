@@ -93,7 +93,10 @@ def backend(tier: str, request: pytest.FixtureRequest) -> Any:
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     base: dict[str, Any] = {"var_dir": tmp_path, "secret_key": TEST_SECRET,
                             "ops_shared_secret": "ops-test-secret", "redis_url": "",
-                            "blob_store_url": f"file://{tmp_path / 'blobs'}"}
+                            "blob_store_url": f"file://{tmp_path / 'blobs'}",
+                            # no unasked-for node_status events on /ws/ops (tests/ops turns
+                            # them on where they are the subject)
+                            "ops_status_push_s": 0}
     base.update(overrides)
     return load_settings(**base)
 

@@ -19,9 +19,12 @@ from rooms.errors import RoomsError
 from rooms.health.endpoints import router as health_router
 from rooms.instance import ensure_secrets
 from rooms.limits import BodyLimitMiddleware
+from rooms.live.endpoints import ServerSendMiddleware
 from rooms.live.endpoints import router as live_router
 from rooms.logging import get_logger
 from rooms.metrics import MetricsMiddleware
+from rooms.ops.endpoints import router as ops_router
+from rooms.ops.push import status_pusher
 from rooms.playback.media import router as media_router
 from rooms.recordings.endpoints import router as recordings_router
 from rooms.resources import open_resources
@@ -81,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         conf = ensure_secrets(settings or load_settings())
-        async with open_resources(conf) as res:
+        async with open_resources(conf) as res, status_pusher(res):
             app.state.rooms = res
             log.info("rooms.started", database=conf.resolved_database_url.split(":")[0],
                      blobs=res.blobs.name, jobs=res.jobs.backend)
@@ -93,9 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(live_router)
     app.include_router(recordings_router)
+    app.include_router(ops_router)
     app.include_router(media_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(ServerSendMiddleware)  # outermost of ours: sees the server's own send
     return app

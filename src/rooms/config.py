@@ -140,6 +140,7 @@ class Settings(BaseSettings):
     ops_session_ttl_seconds: int = Field(43200, ge=60)
     ops_allowed_networks: str = ""
     ops_session_binding_mode: Literal["strict", "user_agent", "none"] = "user_agent"
+    ops_session_cookie_secure: bool = False  # Secure even on plain http (https always is)
     ops_login_lockout_scope: Literal["ip", "ip_user_agent"] = "ip_user_agent"
     ops_login_max_attempts: int = Field(6, ge=1)
     ops_login_lockout_seconds: int = Field(900, ge=1)
@@ -157,6 +158,7 @@ class Settings(BaseSettings):
     ops_pool_low_count: int = 6
     ops_pool_imbalance_ratio: float = 0.72
     ops_retention_soon_hours: float = 24
+    ops_status_push_s: float = Field(5.0, ge=0)  # node status to /ws/ops this often; 0: off
 
     # --- room loop --------------------------------------------------------------------
     room_intensity_profile: Literal["quiet", "balanced", "active"] = "balanced"

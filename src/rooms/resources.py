@@ -20,6 +20,8 @@ from rooms.jobs.catalog import load_jobs
 from rooms.kit.ratelimit import RateLimiter
 from rooms.live.hub import Hub
 from rooms.metrics import Metrics
+from rooms.ops.lockout import LoginLockout
+from rooms.ops.sessions import OpsSessions
 from rooms.storage import BlobStore, open_blob_store
 from rooms.supervisor import Supervisor
 
@@ -36,6 +38,8 @@ class Resources:
     supervisor: Supervisor
     metrics: Metrics
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(None))
+    ops_sessions: OpsSessions = field(default_factory=OpsSessions)
+    ops_lockout: LoginLockout = field(default_factory=LoginLockout)
     write_lock: asyncio.Lock | None = None
     sqlite_writer: Engine | None = None
     started_at: float = field(default_factory=time.time)
@@ -92,6 +96,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         res = Resources(settings=settings, engine=engine, sessions=session_factory(engine),
                         blobs=blobs, redis=redis, jobs=jobs, hub=hub, supervisor=supervisor,
                         metrics=metrics, limiter=RateLimiter(redis),
+                        ops_sessions=OpsSessions(redis), ops_lockout=LoginLockout(redis),
                         write_lock=asyncio.Lock() if settings.embedded else None,
                         sqlite_writer=sqlite_writer)
         ctx.update(res.job_context())

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.routing import WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rooms.deps import ResourcesDep
 from rooms.errors import Forbidden, Unauthorized
 from rooms.live.connection import LiveConnection
-from rooms.live.guards import bearer_is_ops_secret, ops_network_allowed, origin_allowed
+from rooms.live.guards import ops_network_allowed, origin_allowed
 from rooms.live.protocol import (
     CLOSE_FORBIDDEN,
     CLOSE_UNAUTHORIZED,
@@ -24,6 +24,7 @@ from rooms.live.protocol import (
 )
 from rooms.live.tokens import Purpose, TokenRefused
 from rooms.logging import get_logger
+from rooms.ops.auth import is_operator
 from rooms.resources import Resources
 
 log = get_logger("rooms.live.endpoints")
@@ -52,7 +53,7 @@ async def live_token(request: Request, res: ResourcesDep,
         if not ops_network_allowed(request, res.settings):
             raise Forbidden("operator access is not allowed from this network",
                             code="ops_network_forbidden")
-        if not bearer_is_ops_secret(request, res.settings):
+        if not await is_operator(request, res):  # bearer secret or ops session cookie
             raise Unauthorized("operator sign-in required", code="ops_auth_required")
     token = res.hub.tokens.mint(purpose)
     scheme = "wss" if request.url.scheme == "https" else "ws"
@@ -68,13 +69,33 @@ async def _refuse(websocket: WebSocket, kind: str, code: int, reason: str) -> No
     await websocket.close(code, reason)
 
 
+SERVER_SEND = "rooms.server_send"
+
+
+class ServerSendMiddleware:
+    """Keeps the server's own ASGI `send` in a websocket's scope, for `LiveSocket`.
+
+    Starlette's exception middleware wraps `send` in one more coroutine per message; live
+    events do not need it (LiveConnection handles its own errors). Added last, so it is the
+    outermost middleware of ours (Starlette's error middleware passes websockets through).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[SERVER_SEND] = send
+        await self.app(scope, receive, send)
+
+
 class LiveSocket:
     """The ASGI app behind WS /ws/live (live events) and WS /ws/ops (operator push).
 
     Plain ASGI rather than a FastAPI websocket endpoint so that each event goes straight to
-    the server's `send`: Starlette's `WebSocket.send` and the route's exception wrapper cost
-    about 1 µs per message, 5-7% of fan-out throughput at 1,000 clients
-    (benchmarks/live_fanout.py). Accept, receive and close still go through `WebSocket`.
+    the server's `send` (`ServerSendMiddleware`): Starlette's `WebSocket.send` and the
+    exception wrapper cost about 1 µs per message, 5-7% of fan-out throughput at 1,000
+    clients (benchmarks/live_fanout.py). Accept, receive and close go through `WebSocket`.
     """
 
     def __init__(self, kind: Purpose) -> None:
@@ -94,7 +115,8 @@ class LiveSocket:
                 sub.join(OPS_TOPIC)
                 sub.reply(topics_text("subscribed", (OPS_TOPIC,)))
             log.info("live.client.opened", kind=self.kind)
-            await LiveConnection(websocket, sub, send=send, settings=res.settings,
+            await LiveConnection(websocket, sub, send=scope.get(SERVER_SEND, send),
+                                 settings=res.settings,
                                  allowed_topics=OPS_TOPICS if ops else TOPICS,
                                  kind=self.kind).run()
 
@@ -105,7 +127,7 @@ class LiveSocket:
         if self.kind == "ops":
             if not ops_network_allowed(websocket, settings):
                 return CLOSE_FORBIDDEN, "network not allowed"
-            if bearer_is_ops_secret(websocket, settings):
+            if await is_operator(websocket, res):  # bearer secret or ops session cookie
                 return None
         try:
             await res.hub.tokens.redeem(websocket.query_params.get("token"), self.kind)

@@ -1,14 +1,18 @@
-"""Who may open a live websocket: browser Origin, operator secret, operator networks."""
+"""Who may open a live websocket: browser Origin, operator secret, operator networks.
+
+The operator checks live in rooms.ops.auth and are re-exported here.
+"""
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
 from rooms.config import Settings
+from rooms.ops.auth import bearer_is_ops_secret, ops_network_allowed
+
+__all__ = ["allowed_hosts", "bearer_is_ops_secret", "ops_network_allowed", "origin_allowed"]
 
 
 def _host_only(value: str) -> str:
@@ -42,26 +46,3 @@ def origin_allowed(conn: HTTPConnection, settings: Settings) -> bool:
         return True
     own = conn.headers.get("host")
     return own is not None and _host_only(own) == host
-
-
-def bearer_is_ops_secret(conn: HTTPConnection, settings: Settings) -> bool:
-    """`Authorization: Bearer <OPS_SHARED_SECRET>`, compared in constant time."""
-    header = conn.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    secret = settings.ops_shared_secret.get_secret_value()
-    if scheme.lower() != "bearer" or not secret:
-        return False
-    return hmac.compare_digest(given.strip().encode(), secret.encode())
-
-
-def ops_network_allowed(conn: HTTPConnection, settings: Settings) -> bool:
-    """OPS_ALLOWED_NETWORKS (empty: any) against the client's address."""
-    networks = settings.ops_networks()
-    if not networks:
-        return True
-    host = conn.client.host if conn.client else ""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return any(address in net for net in networks)

@@ -1,0 +1,73 @@
+"""POST /ops/login, POST /ops/logout and GET /api/v1/node/status."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from rooms.deps import ResourcesDep
+from rooms.errors import Forbidden
+from rooms.live.guards import origin_allowed
+from rooms.ops import auth
+from rooms.ops.auth import OperatorDep
+from rooms.ops.status import node_status
+
+router = APIRouter(tags=["ops"])
+NO_STORE = {"Cache-Control": "no-store"}
+LANDING = "/ops/"
+ERRORS: dict[int | str, dict[str, str]] = {
+    401: {"description": "`ops_auth_required`: no valid session or bearer secret"},
+    403: {"description": "`ops_network_forbidden`: outside OPS_ALLOWED_NETWORKS"},
+    503: {"description": "`ops_not_configured`: OPS_SHARED_SECRET is empty"},
+}
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _done(request: Request) -> Response:
+    """A form post is sent on to the dashboard (303); a JSON client gets `{"ok": true}`."""
+    if _wants_json(request):
+        return JSONResponse({"ok": True}, headers=NO_STORE)
+    return RedirectResponse(LANDING, status_code=303, headers=NO_STORE)
+
+
+def _same_site(request: Request) -> None:
+    if not origin_allowed(request, request.app.state.rooms.settings):
+        raise Forbidden("sign-in is only accepted from this site's own pages",
+                        code="ops_origin_forbidden")
+
+
+@router.post("/ops/login", status_code=303, responses={
+    200: {"description": "`{\"ok\": true}` when the client accepts JSON"},
+    403: {"description": "`ops_bad_secret` or `ops_network_forbidden`"},
+    429: {"description": "`ops_login_locked`, with Retry-After"},
+    503: ERRORS[503]})
+async def login(request: Request, res: ResourcesDep,
+                secret: Annotated[str, Form()] = "") -> Response:
+    """Sign in with the operator secret (form field `secret`); sets the session cookie."""
+    _same_site(request)
+    token = await auth.sign_in(request, res, secret)
+    response = _done(request)
+    auth.set_session_cookie(response, request, res.settings, token)
+    return response
+
+
+@router.post("/ops/logout", status_code=303)
+async def logout(request: Request, res: ResourcesDep) -> Response:
+    """Sign out: the session stops working everywhere and its cookie is cleared."""
+    _same_site(request)
+    await auth.sign_out(request, res)
+    response = _done(request)
+    auth.clear_session_cookie(response, request, res.settings)
+    return response
+
+
+@router.get("/api/v1/node/status", responses=ERRORS)
+async def status(_: OperatorDep, res: ResourcesDep) -> JSONResponse:
+    """Dependencies, archive counts, pool lanes and moods, disk, jobs, workers, live, warnings."""
+    return JSONResponse(await node_status(res), headers=NO_STORE)

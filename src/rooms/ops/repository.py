@@ -1,0 +1,64 @@
+"""Read-only archive queries for the node status: aggregates only, never whole rows.
+
+Each is one statement that returns a handful of rows however large the archive is (the
+counts GROUP BY status, the lane/density mix GROUP BY three small CASEs).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rooms.models import Artifact
+from rooms.playback import classify
+from rooms.playback.classify import Density, Lane, Thresholds
+
+
+async def counts_by_status(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(
+        select(Artifact.status, func.count()).group_by(Artifact.status))
+    return {str(status): int(n) for status, n in rows.all()}
+
+
+async def playable_mix(session: AsyncSession, now: datetime, t: Thresholds, *,
+                       mostly_active: bool) -> list[tuple[Lane, Density, bool, int]]:
+    """(lane, density, aged, count) over playable artifacts.
+
+    Grouped over a subquery: PostgreSQL would not match a CASE with bound parameters in the
+    SELECT list to the same CASE repeated in GROUP BY (each gets its own $n). When most rows
+    are ACTIVE, SQLite reads the table straight through instead of by index (100,000 active
+    rows: ~60 ms instead of ~200 ms); PostgreSQL's planner makes that choice itself.
+    """
+    by_index = not mostly_active or session.get_bind().dialect.name != "sqlite"
+    inner = select(classify.lane_sql(now, t).label("lane"),
+                   classify.density_sql(t).label("density"),
+                   classify.aged_sql(now, t).label("aged")).where(
+        classify.playable(now, use_status_index=by_index)).subquery()
+    rows = await session.execute(
+        select(inner.c.lane, inner.c.density, inner.c.aged, func.count())
+        .group_by(inner.c.lane, inner.c.density, inner.c.aged))
+    return [(lane, density, bool(aged), int(n)) for lane, density, aged, n in rows.all()]
+
+
+def _count(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+async def retention(session: AsyncSession, soon: datetime) -> dict[str, Any]:
+    """Raw audio still held (any status), how much of it goes before `soon`, FOSSIL residue."""
+    held = Artifact.raw_uri != ""
+    fossil = (Artifact.status == "ACTIVE") & (Artifact.consent_mode == "FOSSIL")
+    row = (await session.execute(select(
+        _count(held),
+        _count(held & (Artifact.raw_expires_at <= soon)),
+        func.min(Artifact.raw_expires_at).filter(held),
+        _count(fossil),
+        _count(fossil & ~held),
+        func.min(Artifact.expires_at).filter(fossil),
+    ))).one()
+    return {"raw_held": int(row[0]), "raw_expiring_soon": int(row[1]),
+            "next_raw_expiry_at": row[2], "fossil_retained": int(row[3]),
+            "fossil_residue_only": int(row[4]), "next_fossil_expiry_at": row[5]}
