@@ -65,6 +65,27 @@ async def test_a_client_that_never_reads_does_not_delay_fifty_others(
     assert len(after) <= 8  # at most one queue's worth survived the overflow
 
 
+@pytest.mark.live_settings(live_queue_size=100_000, live_send_timeout_s=120.0)
+async def test_a_client_whose_socket_fills_midway_still_gets_every_event_in_order(
+        live_server: LiveServer) -> None:
+    # Early events are written straight from publish; once the socket is full, one send is
+    # left waiting and the rest queue behind it. Nothing may be lost, doubled or reordered.
+    hub = live_server.hub
+    slow = await _raw_subscriber(live_server)
+    try:
+        events = _events_to_fill_buffers()
+        for seq in range(events):
+            await hub.publish("stage", {"seq": seq, "pad": PAD})
+        seqs: list[object] = []
+        while len(seqs) < events:
+            opcode, payload = await slow.read_frame(timeout=10.0)
+            if opcode == OP_TEXT:
+                seqs.append(json.loads(payload).get("seq"))
+    finally:
+        await slow.aclose()
+    assert seqs == list(range(events))
+
+
 @pytest.mark.live_settings(live_queue_size=8, live_send_timeout_s=0.5)
 async def test_a_client_that_stops_reading_is_closed_after_the_send_timeout(
         live_server: LiveServer) -> None:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 from fastapi import FastAPI
 
 from rooms.config import Settings
 from rooms.live import surface
-from rooms.live.hub import Hub
+from rooms.live.hub import BUSY_LAG_S, Hub
 from rooms.live.protocol import ALL_TOPICS
+from rooms.live.subscriber import Event
 from tests.helpers import resources
+from tests.live.conftest import until
 
 
 @pytest.fixture
@@ -41,6 +44,50 @@ async def test_overflow_drops_oldest_and_reports_once(settings: Settings, hub: H
         assert rest[-1] == f'{{"topic":"topic1","i":{size + 4}}}'
         assert sub.next_text() is None
         assert sub.dropped_total == 5
+
+
+async def test_an_idle_consumer_is_handed_events_directly_and_woken_only_when_needed(
+        hub: Hub) -> None:
+    sent: list[str] = []
+    accept = True
+
+    def send_now(message: dict[str, object]) -> bool:
+        sent.append(str(message["text"]))
+        return accept
+
+    def event(n: int) -> Event:
+        return Event("stage", f'{{"topic":"stage","n":{n}}}')
+
+    async with hub.connection() as sub:
+        sub.join("stage")
+        sub.send_now = send_now
+        waiter = sub.waiter()  # the consumer parks with nothing queued
+        assert waiter is not None
+        sub.put(event(1))
+        sub.put(event(2))
+        assert sent == ['{"topic":"stage","n":1}', '{"topic":"stage","n":2}']
+        assert not waiter.done() and sub.next_text() is None  # no wake-up, nothing queued
+        sub.put(event(3), direct=False)  # the hub is behind: queue it, wake the consumer
+        assert waiter.done() and len(sent) == 2
+        assert sub.next_text() == '{"topic":"stage","n":3}'
+        waiter = sub.waiter()
+        assert waiter is not None
+        accept = False  # the next one cannot finish at once: the consumer must take over
+        sub.put(event(4))
+        assert waiter.done() and len(sent) == 3
+        sub.put(event(5))  # the consumer is busy: this one queues
+        assert len(sent) == 3 and sub.next_text() == '{"topic":"stage","n":5}'
+
+
+async def test_a_lagging_event_loop_switches_publishing_to_the_queues(hub: Hub) -> None:
+    async with hub.subscribe("stage"):
+        assert hub.writing_directly
+        deadline = time.monotonic() + 10
+        while hub.writing_directly:  # keep the loop busy with blocking calls until it shows
+            assert time.monotonic() < deadline, "the lag was never noticed"
+            time.sleep(2 * BUSY_LAG_S)
+            await asyncio.sleep(0)
+        await until(lambda: hub.writing_directly, what="direct writes to resume")
 
 
 async def test_leaving_a_topic_discards_its_queued_events(hub: Hub) -> None:

@@ -4,6 +4,13 @@ The send loop is the only writer. It drains the connection's mailbox (replies fi
 `lagged` notice if events were dropped, then events, oldest first). Whichever loop ends
 first raises `_Closed`, which cancels the others; the close frame, if any, is sent once,
 after the group is done.
+
+While the send loop is parked on an empty mailbox, the hub may write an event straight away
+through `_send_now` (see `Subscriber.send_now`): uvicorn's send is a coroutine that finishes
+without suspending while the socket takes data, so it is stepped once by hand. If it does
+suspend (the peer's buffer is full) or fails, the half-run coroutine is handed to the send
+loop, which finishes it as its own (`_finish`) before anything else; events that arrive
+meanwhile queue as usual, so order is kept and there is still one writer at a time.
 """
 
 from __future__ import annotations
@@ -11,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import NoReturn
+from collections.abc import Awaitable, Coroutine, Generator
+from typing import Any, NoReturn
 
 from starlette.types import Send
 from starlette.websockets import (
@@ -51,6 +59,45 @@ class _Closed(Exception):
         self.reason = reason
 
 
+class _InFlight:
+    """A send coroutine stepped outside the send loop, not yet finished.
+
+    `first` is what its first step yielded (a future it waits on) or the exception it raised;
+    awaiting this object resumes it inside the send loop's task, which then owns it.
+    """
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, value = self.coro, self.first
+        if isinstance(value, BaseException):
+            raise value
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # e.g. the task is cancelled: pass it on
+                try:
+                    value = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration:
+                    return
+
+
+async def _awaited(awaitable: Awaitable[None]) -> None:
+    await awaitable
+
+
 class TokenBucket:
     """`rate` messages/s with bursts of `rate` (at least 1). Past the budget a message is
     "limited" (ignored, the client told once); a further burst's worth is "abuse"."""
@@ -83,6 +130,8 @@ class LiveConnection:
                                    asyncio.get_running_loop().time())
         self._limited = False
         self._sending_since = 0.0  # loop time a pending send started; 0.0 when idle
+        self._clock = asyncio.get_running_loop().time
+        self._in_flight: _InFlight | None = None
         self.sent = 0
 
     async def run(self) -> None:
@@ -164,12 +213,35 @@ class LiveConnection:
             sub.reply(topics_text("unsubscribed", request.topics))
 
     # --- sending -----------------------------------------------------------------------
+    def _send_now(self, message: dict[str, Any]) -> bool:
+        """Send `message` at once if the socket takes it without waiting (see module doc)."""
+        sending = self._send(message)
+        coro = sending if isinstance(sending, Coroutine) else _awaited(sending)
+        try:
+            first = coro.send(None)
+        except StopIteration:
+            self.sent += 1
+            return True
+        except Exception as exc:  # the peer is gone: the send loop raises it as its own
+            self._in_flight = _InFlight(coro, exc)
+            return False
+        self._sending_since = self._clock()
+        self._in_flight = _InFlight(coro, first)
+        return False
+
     async def _send_loop(self) -> NoReturn:
         sub = self._sub
         send = self._send
-        clock = asyncio.get_running_loop().time
+        clock = self._clock
+        sub.send_now = self._send_now
         try:
             while True:
+                if self._in_flight is not None:
+                    in_flight, self._in_flight = self._in_flight, None
+                    await in_flight
+                    self._sending_since = 0.0
+                    self.sent += 1
+                    continue
                 message = sub.next_message()
                 if message is None:
                     if sub.close_request is not None:
@@ -184,6 +256,11 @@ class LiveConnection:
                 self.sent += 1
         except (WebSocketDisconnect, WebSocketDisconnected, OSError):
             raise _Closed(None, "peer gone") from None
+        finally:
+            sub.send_now = None
+            if self._in_flight is not None:  # a direct send raced the end of the connection
+                self._in_flight.coro.close()
+                self._in_flight = None
 
     async def _watch_sends(self) -> NoReturn:
         """Close a client whose pending send has not completed for LIVE_SEND_TIMEOUT_S.

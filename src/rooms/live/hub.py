@@ -35,6 +35,10 @@ from rooms.logging import get_logger
 
 log = get_logger("rooms.live.hub")
 
+LAG_PROBE_S = 0.01  # how often the event loop's lag is measured
+BUSY_LAG_S = 0.005  # lag above which events are queued for each client's sender, not written
+BUSY_HOLD_S = 0.5  # and for how long after the last such lag (no flapping between the two)
+
 
 class Hub:
     def __init__(self, *, settings: Settings, redis: Redis | None) -> None:
@@ -52,6 +56,7 @@ class Hub:
         self._cluster: ClusterCounts | None = None
         self._tg: asyncio.TaskGroup | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self._direct = True  # the loop keeps up: write events to idle clients at once
 
     # --- lifecycle -------------------------------------------------------------------
     async def __aenter__(self) -> Hub:
@@ -67,6 +72,7 @@ class Hub:
             self._spawn(self._bus.run_sender(), "live-bus-sender")
             self._spawn(self._cluster.run_writer(), "live-counts-writer")
             self._spawn(self._cluster.run_reader(), "live-counts-reader")
+        self._spawn(self._watch_lag(), "live-lag")
         log.info("live.hub.started", node=self.node, redis=self.redis is not None)
         return self
 
@@ -137,8 +143,36 @@ class Hub:
     def _deliver(self, event: Event) -> None:
         subs = self._topics.get(event.topic)
         if subs:
+            direct = self._direct
             for sub in subs:
-                sub.put(event)
+                sub.put(event, direct)
+
+    async def _watch_lag(self) -> None:
+        """Choose how events reach idle clients, by how late the event loop runs.
+
+        While it keeps up, `publish` writes each event to every idle client at once: the
+        lowest latency and no task wake-ups. Once it lags (publishing faster than it can
+        write), events go to each client's queue instead, so that every sender wake-up
+        writes all that piled up for its client.
+        """
+        loop = asyncio.get_running_loop()
+        busy_until = 0.0
+        while True:
+            if not self._subscribers:  # nobody to write to: no probing on an idle box
+                self._direct = True
+                await self.counts_changed()
+                continue
+            before = loop.time()
+            await asyncio.sleep(LAG_PROBE_S)
+            now = loop.time()
+            if now - before - LAG_PROBE_S >= BUSY_LAG_S:
+                busy_until = now + BUSY_HOLD_S
+            self._direct = now >= busy_until
+
+    @property
+    def writing_directly(self) -> bool:
+        """True while events are written to idle clients from `publish` (see `_watch_lag`)."""
+        return self._direct
 
     def _deliver_remote(self, topic: str, text: str) -> None:
         self._deliver(Event(topic, text))

@@ -4,6 +4,10 @@ The hub only ever calls `put`, which never waits: when the queue is full the old
 dropped and counted, and the consumer hears about it once, as `{"op": "lagged"}`, the next
 time it drains. Replies to the consumer's own requests travel in a separate queue that is
 never dropped from and always goes first.
+
+A consumer that can write without waiting (a websocket whose socket buffer has room) sets
+`send_now`: while it is idle, with nothing queued, `put` hands it the event directly, so
+an event reaches an idle client without a task wake-up, as in a bare broadcast server.
 """
 
 from __future__ import annotations
@@ -15,6 +19,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from rooms.live.protocol import lagged_text
+
+SendNow = Callable[[dict[str, Any]], bool]
+"""Try to send one ASGI message at once. True: done. False: the consumer's task must finish
+it (it is in flight, or it failed), so the consumer is woken."""
 
 
 class Event:
@@ -37,7 +45,7 @@ class Subscriber:
     """A bounded, drop-oldest mailbox. Made by `Hub.connection()`; joins topics through it."""
 
     __slots__ = ("_events", "_join", "_leave", "_loop", "_replies", "_waiter", "close_request",
-                 "dropped", "dropped_total", "listener", "topics")
+                 "dropped", "dropped_total", "listener", "send_now", "topics")
 
     def __init__(self, *, maxsize: int, listener: bool, join: Callable[[Subscriber, str], None],
                  leave: Callable[[Subscriber, str], None]) -> None:
@@ -52,6 +60,7 @@ class Subscriber:
         self.dropped = 0  # dropped since the consumer last heard about it
         self.dropped_total = 0
         self.close_request: tuple[int, str] | None = None
+        self.send_now: SendNow | None = None
 
     # --- membership ----------------------------------------------------------------
     def join(self, *topics: str) -> None:
@@ -70,7 +79,13 @@ class Subscriber:
             self._events.extend(kept)
 
     # --- producer side (never waits) ----------------------------------------------
-    def put(self, event: Event) -> None:
+    def put(self, event: Event, direct: bool = True) -> None:
+        """Queue `event` (never waits); `direct`: hand it to `send_now` if idle (see above)."""
+        if direct and self._waiter is not None and self.send_now is not None:
+            # The consumer is parked with nothing queued, so this event is next in line.
+            if not self.send_now(event.message):
+                self._wake()
+            return
         events = self._events
         if len(events) == events.maxlen:
             self.dropped += 1  # append() below pushes out the oldest
