@@ -23,7 +23,7 @@ from rooms.metrics import Metrics
 from rooms.ops.lockout import LoginLockout
 from rooms.ops.sessions import OpsSessions
 from rooms.storage import BlobStore, open_blob_store
-from rooms.supervisor import Supervisor
+from rooms.supervisor import Supervisor, build_supervisor
 
 
 @dataclass
@@ -92,8 +92,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                                   default_timeout_s=settings.job_timeout_s,
                                   default_max_tries=settings.job_max_tries)
         hub = Hub(settings=settings, redis=redis)
-        supervisor = Supervisor()
-        res = Resources(settings=settings, engine=engine, sessions=session_factory(engine),
+        sessions = session_factory(engine)
+        supervisor = await build_supervisor(settings, hub, sessions)
+        res = Resources(settings=settings, engine=engine, sessions=sessions,
                         blobs=blobs, redis=redis, jobs=jobs, hub=hub, supervisor=supervisor,
                         metrics=metrics, limiter=RateLimiter(redis),
                         ops_sessions=OpsSessions(redis), ops_lockout=LoginLockout(redis),

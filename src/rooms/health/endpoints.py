@@ -67,7 +67,10 @@ async def readyz(res: ResourcesDep) -> JSONResponse:
         }
         if not jobs_ok:
             failing.append("jobs")
-    checks["supervisor"] = {"ok": True, "state": res.supervisor.state}
+    silent = res.supervisor.unhealthy()
+    checks["supervisor"] = {"ok": not silent, "state": res.supervisor.state, "silent": silent}
+    if silent:
+        failing.append("supervisor")
     body: dict[str, Any] = {"ok": not failing, "checks": checks, "now": _now_iso()}
     if failing:
         body["error"] = _error(failing)
@@ -76,9 +79,15 @@ async def readyz(res: ResourcesDep) -> JSONResponse:
 
 
 @router.get("/health")
-async def health(res: ResourcesDep) -> dict[str, Any]:
-    """The supervisor's workers and their state."""
-    return {"workers": res.supervisor.workers()}
+async def health(res: ResourcesDep) -> JSONResponse:
+    """The supervisor's workers; 503 while one that should run does not answer."""
+    silent = res.supervisor.unhealthy()
+    body: dict[str, Any] = {"workers": res.supervisor.workers()}
+    if silent:
+        body["error"] = {"code": "workers_silent",
+                         "message": "should run but do not answer: " + ", ".join(silent)}
+    return JSONResponse(body, status_code=503 if silent else 200,
+                        headers={"Cache-Control": "no-store"})
 
 
 @router.get("/metrics", include_in_schema=False)

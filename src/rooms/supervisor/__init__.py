@@ -1,22 +1,32 @@
-"""Stream-worker supervisor (placeholder until the supervisor issue lands)."""
+"""Stream-worker supervisor (CONTRACT §7): `Supervisor`, the worker table and the workers."""
 
 from __future__ import annotations
 
-from typing import Any
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from rooms.config import Settings
+from rooms.live.hub import Hub
+from rooms.logging import get_logger
+from rooms.recordings.repository import steward_state
+from rooms.supervisor.core import Supervisor
+from rooms.supervisor.spec import load_specs
+from rooms.supervisor.workers import WORKERS
+
+__all__ = ["Supervisor", "build_supervisor"]
+
+log = get_logger("rooms.supervisor")
 
 
-class Supervisor:
-    """Owns every background stream coroutine through one TaskGroup (later issue)."""
-
-    async def __aenter__(self) -> Supervisor:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    def workers(self) -> dict[str, dict[str, Any]]:
-        return {}
-
-    @property
-    def state(self) -> str:
-        return "idle"
+async def build_supervisor(settings: Settings, hub: Hub,
+                           sessions: async_sessionmaker[AsyncSession]) -> Supervisor:
+    """The app's supervisor: the worker table (or the seed's), starting in the steward's
+    current quiet mode (`set_quiet` follows later changes)."""
+    specs = load_specs(settings.orchestrator_tasks_path)
+    quiet = False
+    try:
+        async with sessions() as session:
+            state = await steward_state(session)
+        quiet = bool(state is not None and state.quieter_mode)
+    except Exception as exc:  # the database may come later; /healthz says so meanwhile
+        log.warning("supervisor.quiet_unknown", error=type(exc).__name__)
+    return Supervisor(settings=settings, hub=hub, specs=specs, workers=WORKERS, quiet=quiet)

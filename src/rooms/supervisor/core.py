@@ -1,0 +1,214 @@
+"""The supervisor: every stream worker as a coroutine in one TaskGroup, started and stopped
+by the live listener count and the steward's quiet mode, restarted with backoff.
+
+Each run is wrapped so that nothing it raises reaches the TaskGroup: one worker crashing
+never cancels another or the server. One control loop decides; it wakes when the hub's
+counts change (`hub.counts_changed`, no polling), when a run ends, on `poke()`, and at the
+next deadline (a hysteresis hold ending, a backoff ending, a heartbeat falling due).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from rooms.config import Settings
+from rooms.live.hub import Hub
+from rooms.logging import get_logger
+from rooms.supervisor.context import WorkerContext
+from rooms.supervisor.slot import Crash, Slot, WorkerFn, crash_of
+from rooms.supervisor.spec import TaskSpec
+
+log = get_logger("rooms.supervisor")
+
+
+class Supervisor:
+    def __init__(self, *, settings: Settings, hub: Hub, specs: Iterable[TaskSpec],
+                 workers: Mapping[str, WorkerFn], quiet: bool = False,
+                 clock: Callable[[], float] | None = None) -> None:
+        self.settings = settings
+        self.hub = hub
+        self.slots = {spec.name: Slot(spec, workers.get(spec.name)) for spec in specs}
+        self.quiet = quiet
+        self.crashes: deque[Crash] = deque(maxlen=settings.crash_ring_size)
+        self._clock = clock
+        self._poked = asyncio.Event()
+        self._tg: asyncio.TaskGroup | None = None
+        self._control: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    def now(self) -> float:
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def __aenter__(self) -> Supervisor:
+        self._tg = asyncio.TaskGroup()
+        await self._tg.__aenter__()
+        self._control = [self._tg.create_task(self._run(), name="supervisor"),
+                         self._tg.create_task(self._watch_counts(), name="supervisor-counts")]
+        log.info("supervisor.started", workers=sorted(n for n, s in self.slots.items()
+                                                      if s.runnable))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._closing = True
+        for task in self._control:
+            task.cancel()
+        for slot in self.slots.values():
+            if slot.task is not None:
+                slot.task.cancel()
+        if self._tg is not None:
+            await self._tg.__aexit__(None, None, None)
+            self._tg = None
+        log.info("supervisor.stopped")
+
+    # --- what others see and do ----------------------------------------------------------------
+    def workers(self) -> dict[str, dict[str, Any]]:
+        now = self.now()
+        return {name: slot.as_dict(now) for name, slot in self.slots.items()}
+
+    @property
+    def state(self) -> str:
+        states = {slot.state for slot in self.slots.values()}
+        if "crashloop" in states:
+            return "degraded"
+        return "running" if "running" in states else "idle"
+
+    def unhealthy(self) -> list[str]:
+        """Workers that should run but do not answer: silent past their health timeout, or
+        parked in crashloop while their conditions want them."""
+        now = self.now()
+        out = []
+        for name, slot in self.slots.items():
+            silent = slot.silent_for(now)
+            stalled = silent is not None and silent > slot.spec.health_timeout_s
+            if stalled or (slot.state == "crashloop" and slot.gate.open):
+                out.append(name)
+        return out
+
+    def set_quiet(self, quiet: bool) -> None:
+        if quiet != self.quiet:
+            self.quiet = quiet
+            log.info("supervisor.quiet", quiet=quiet)
+            self.poke()
+
+    def restart(self, name: str) -> dict[str, Any]:
+        """Operator restart: forget the crash history and start again if conditions allow."""
+        slot = self.slots[name]
+        slot.crash_times.clear()
+        slot.failures_in_row = 0
+        slot.last_error = None
+        if slot.task is not None:
+            self._cancel(slot, "restart")
+        elif slot.runnable:
+            slot.state = "stopped"
+        self.poke()
+        return slot.as_dict(self.now())
+
+    def poke(self) -> None:
+        self._poked.set()
+
+    # --- the control loop ------------------------------------------------------------------
+    async def _watch_counts(self) -> None:
+        version = self.hub.version
+        while True:
+            version = await self.hub.counts_changed(version)
+            self.poke()
+
+    async def _run(self) -> None:
+        while True:
+            self._poked.clear()
+            wait_s = self.reconcile()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait_s):
+                    await self._poked.wait()
+
+    def reconcile(self) -> float | None:
+        """Bring every slot to what its conditions say; seconds until the next deadline."""
+        now = self.now()
+        clients = self.hub.total
+        deadlines: list[float] = []
+        for slot in self.slots.values():
+            if not slot.runnable:
+                continue
+            want = slot.gate.decide(clients, self.quiet, now)
+            if slot.gate.next_change_at() is not None:
+                deadlines.append(slot.gate.next_change_at() or now)
+            if slot.state == "running":
+                if slot.stop_reason is not None:
+                    continue  # being cancelled; its run's end pokes us
+                silent = slot.silent_for(now)
+                if not want:
+                    self._cancel(slot, "stop")
+                elif silent is not None and silent > slot.spec.health_timeout_s:
+                    self._cancel(slot, "silent")
+                elif slot.last_beat is not None:
+                    deadlines.append(slot.last_beat + slot.spec.health_timeout_s + 0.001)
+            elif slot.state == "backoff":
+                if not want:
+                    slot.state, slot.retry_at = "stopped", None
+                elif slot.retry_at is not None and now >= slot.retry_at:
+                    slot.restarts += 1
+                    self._start(slot, now)
+                elif slot.retry_at is not None:
+                    deadlines.append(slot.retry_at)
+            elif slot.state == "stopped" and want:
+                self._start(slot, now)
+        return None if not deadlines else max(0.0, min(deadlines) - now)
+
+    def _start(self, slot: Slot, now: float) -> None:
+        assert self._tg is not None and slot.fn is not None
+        slot.state, slot.retry_at, slot.stop_reason = "running", None, None
+        slot.last_beat = now
+        slot.task = self._tg.create_task(self._guarded(slot, now), name=f"worker:{slot.spec.name}")
+        log.info("supervisor.worker.started", worker=slot.spec.name, restarts=slot.restarts)
+
+    def _cancel(self, slot: Slot, reason: str) -> None:
+        if slot.task is not None and slot.stop_reason is None:
+            slot.stop_reason = reason
+            slot.task.cancel()
+
+    async def _guarded(self, slot: Slot, started: float) -> None:
+        """Run one worker; nothing it raises leaves here (the TaskGroup must never see it)."""
+        assert slot.fn is not None
+        name = slot.spec.name
+        ctx = WorkerContext(name=name, settings=self.settings, hub=self.hub, clock=self.now,
+                            beat=lambda: slot.beat(self.now()))
+        error: BaseException | None = None
+        try:
+            await slot.fn(ctx)
+        except asyncio.CancelledError:
+            if self._closing or slot.stop_reason is None:
+                raise  # the supervisor is stopping: let the cancellation through
+        except Exception as exc:
+            error = exc
+        finally:
+            slot.task = None
+        self._ended(slot, started, error)
+        self.poke()
+
+    def _ended(self, slot: Slot, started: float, error: BaseException | None) -> None:
+        now = self.now()
+        name, reason = slot.spec.name, slot.stop_reason
+        slot.stop_reason = None
+        if now - started >= slot.spec.restart.window_s:
+            slot.failures_in_row = 0  # a long good run: the next failure starts over
+        if error is not None:
+            crash = crash_of(name, error)
+            self.crashes.append(crash)
+            slot.failed(now, crash.error)
+            log.error("supervisor.worker.crashed", worker=name, error=crash.error,
+                      state=slot.state)
+        elif reason == "silent":
+            slot.failed(now, f"no heartbeat for {slot.spec.health_timeout_s:g} s")
+            log.warning("supervisor.worker.silent", worker=name, state=slot.state)
+        elif reason in ("stop", "restart"):
+            slot.state = "stopped"
+            log.info("supervisor.worker.stopped", worker=name, reason=reason)
+        else:  # it returned on its own while it should run: start it again, gently
+            slot.state = "backoff"
+            slot.retry_at = now + slot.spec.restart.backoff_initial_s
+            log.info("supervisor.worker.returned", worker=name)

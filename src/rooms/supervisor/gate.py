@@ -1,0 +1,45 @@
+"""Should a worker run? Its client limits and quiet rule, with hysteresis against flapping.
+
+`wanted()` is the plain rule. A `Gate` adds the spec's hysteresis: a running worker stops only
+once the client count is `clients` past a limit (the deadband), and any crossing must last
+`hold_s` before it counts. Quiet mode and `enabled` act at once: they are commands.
+"""
+
+from __future__ import annotations
+
+from rooms.supervisor.spec import TaskSpec
+
+
+def wanted(spec: TaskSpec, clients: int, quiet: bool, *, slack: int = 0) -> bool:
+    if not spec.enabled or (quiet and not spec.ignore_quiet):
+        return False
+    if clients < spec.min_ws_clients - slack:
+        return False
+    return spec.max_ws_clients is None or clients <= spec.max_ws_clients + slack
+
+
+class Gate:
+    def __init__(self, spec: TaskSpec) -> None:
+        self.spec = spec
+        self.open = False  # the decided state: the worker should run
+        self._since: float | None = None  # when the count first said otherwise
+
+    def decide(self, clients: int, quiet: bool, now: float) -> bool:
+        spec = self.spec
+        if not spec.enabled or (quiet and not spec.ignore_quiet):
+            self.open, self._since = False, None
+            return False
+        # Inside the limits to start; outside them by more than the deadband to stop.
+        slack = spec.hysteresis.clients if self.open else 0
+        verdict = wanted(spec, clients, quiet=False, slack=slack)
+        if verdict == self.open:
+            self._since = None
+        elif self._since is None and spec.hysteresis.hold_s > 0:
+            self._since = now
+        elif self._since is None or now - self._since >= spec.hysteresis.hold_s:
+            self.open, self._since = verdict, None
+        return self.open
+
+    def next_change_at(self) -> float | None:
+        """When a pending crossing will have lasted `hold_s` (None: nothing pending)."""
+        return None if self._since is None else self._since + self.spec.hysteresis.hold_s

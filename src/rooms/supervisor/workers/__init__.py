@@ -1,0 +1,13 @@
+"""The stream workers the supervisor can run, by task name (CONTRACT §7).
+
+A task in the table without an entry here is shown as `disabled` (not built yet).
+"""
+
+from __future__ import annotations
+
+from rooms.supervisor.slot import WorkerFn
+from rooms.supervisor.workers import probe
+
+WORKERS: dict[str, WorkerFn] = {
+    "discovery_probe": probe.run,
+}
