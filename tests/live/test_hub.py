@@ -35,13 +35,13 @@ async def test_publish_serializes_once_and_reaches_only_that_topic(hub: Hub) -> 
 
 async def test_overflow_drops_oldest_and_reports_once(settings: Settings, hub: Hub) -> None:
     size = settings.live_queue_size
-    async with hub.subscribe("topic1") as sub:
+    async with hub.subscribe("beacons") as sub:
         for i in range(size + 5):
-            await hub.publish("topic1", {"i": i})
+            await hub.publish("beacons", {"i": i})
         assert sub.next_text() == '{"op":"lagged","dropped":5}'
-        assert sub.next_text() == '{"topic":"topic1","i":5}'
+        assert sub.next_text() == '{"topic":"beacons","i":5}'
         rest = [sub.next_text() for _ in range(size - 1)]
-        assert rest[-1] == f'{{"topic":"topic1","i":{size + 4}}}'
+        assert rest[-1] == f'{{"topic":"beacons","i":{size + 4}}}'
         assert sub.next_text() is None
         assert sub.dropped_total == 5
 

@@ -1,0 +1,106 @@
+"""topic1_worker and analysis_phase on a real hub, with waits that take no time."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rooms.live.hub import Hub
+from rooms.supervisor.context import WorkerContext
+from rooms.supervisor.workers import analysis, topic1
+from tests.conftest import make_settings
+
+
+class Instant(WorkerContext):
+    """A context whose sleeps return at once (the virtual time is added up)."""
+
+    slept: float = 0.0
+
+    async def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.slept += seconds
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
+    settings = make_settings(tmp_path, analysis_window_s=30.0, analysis_summary_interval=10.0)
+    async with Hub(settings=settings, redis=None) as h:
+        yield h
+
+
+def context(hub: Hub, name: str, clock: Any = lambda: 0.0) -> Instant:
+    return Instant(name=name, settings=hub.settings, hub=hub, clock=clock, beat=lambda: None,
+                   rng=random.Random(7))
+
+
+async def test_topic1_creates_and_later_deletes_each_item(hub: Hub) -> None:
+    events: list[dict[str, Any]] = []
+    ctx = context(hub, "topic1_worker")
+    async with hub.subscribe("topic1") as sub, asyncio.TaskGroup() as tg:
+        worker = tg.create_task(topic1.run(ctx))
+        async for event in sub.events():
+            events.append(event.data())
+            if len(events) == 200:
+                worker.cancel()
+                break
+    alive: set[str] = set()
+    for event in events:
+        assert event["topic"] == "topic1" and event["ts"].endswith("Z")
+        if event["event"] == "create":
+            assert event["id"] not in alive
+            alive.add(event["id"])
+        else:
+            assert event["event"] == "delete" and event["id"] in alive
+            alive.remove(event["id"])
+        assert len(alive) <= topic1.MAX_LIVE
+    creates = sum(e["event"] == "create" for e in events)
+    # ~1 create per 2 s on average (1-3 s gaps): the virtual time the worker waited agrees.
+    assert 1.0 * creates <= ctx.slept <= 3.0 * creates + topic1.LIFETIME_S[1]
+
+
+async def test_analysis_summarises_the_window_it_heard(hub: Hub) -> None:
+    now = [100.0]
+    ctx = context(hub, "analysis_phase", clock=lambda: now[0])
+    summaries: list[dict[str, Any]] = []
+    gate = asyncio.Event()
+
+    async def slow_sleep(seconds: float) -> None:  # a summary only when the test says so
+        await gate.wait()
+        gate.clear()
+
+    ctx.sleep = slow_sleep  # type: ignore[method-assign]
+    async with hub.subscribe("topic1") as sub, asyncio.TaskGroup() as tg:
+        worker = tg.create_task(analysis.run(ctx))
+        while hub.local_counts()["topic1"] < 2:  # the worker has subscribed
+            await asyncio.sleep(0)
+
+        async def emit(kind: str, at: float) -> None:
+            now[0] = at
+            await hub.publish("topic1", {"event": kind, "id": "x", "ts": "t"})
+            await asyncio.sleep(0)
+
+        async def summary(at: float) -> dict[str, Any]:
+            now[0] = at
+            gate.set()
+            async for event in sub.events():
+                data = event.data()
+                if data.get("event") == "summary":
+                    return data
+            raise AssertionError("no summary")
+
+        for at in (100.0, 101.0, 102.0):
+            await emit("create", at)
+        await emit("delete", 110.0)
+        summaries.append(await summary(111.0))
+        summaries.append(await summary(131.5))  # the first two creates are > 30 s old
+        worker.cancel()
+    assert summaries[0] == {"topic": "topic1", "event": "summary", "window_s": 30.0,
+                            "summary_interval_s": 10.0, "creates": 3, "deletes": 1,
+                            "live": 2, "ts": summaries[0]["ts"]}
+    assert (summaries[1]["creates"], summaries[1]["deletes"], summaries[1]["live"]) == (1, 1, 0)
