@@ -56,7 +56,7 @@ async def test_an_empty_archive_warns_that_the_room_is_silent(client: httpx.Asyn
     assert body["retention"]["raw_held"] == 0 and body["retention"]["next_raw_expiry_at"] is None
     assert body["jobs"]["ok"] is True and body["jobs"]["depth"] == 0
     assert body["supervisor"]["state"] in ("idle", "running")  # the probe runs when it may
-    assert body["supervisor"]["workers"]["noise_metadata"]["state"] == "disabled"
+    assert body["supervisor"]["workers"]["all_in_stage"]["state"] == "disabled"
     assert body["live"]["total"] == 0 and body["live"]["peers"] == []
     assert body["live"]["topics"]["stage"] == 0
 

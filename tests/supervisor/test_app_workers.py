@@ -22,7 +22,7 @@ async def test_health_lists_every_worker_of_the_table(client: httpx.AsyncClient)
                             "noise_metadata", "all_in_stage"}
     assert workers["discovery_probe"]["state"] in ("running", "stopped")
     assert workers["topic1_worker"]["state"] == "running"  # min_ws_clients 0: always
-    assert workers["noise_metadata"] == {"state": "disabled", "restarts": 0,
+    assert workers["all_in_stage"] == {"state": "disabled", "restarts": 0,
                                         "last_heartbeat_s_ago": None,
                                         "last_error": "not built in this version"}
 

@@ -12,7 +12,7 @@ import pytest
 
 from rooms.live.hub import Hub
 from rooms.supervisor.context import WorkerContext
-from rooms.supervisor.workers import analysis, topic1
+from rooms.supervisor.workers import analysis, noise, topic1
 from tests.conftest import make_settings
 
 
@@ -104,3 +104,35 @@ async def test_analysis_summarises_the_window_it_heard(hub: Hub) -> None:
                             "summary_interval_s": 10.0, "creates": 3, "deletes": 1,
                             "live": 2, "ts": summaries[0]["ts"]}
     assert (summaries[1]["creates"], summaries[1]["deletes"], summaries[1]["live"]) == (1, 1, 0)
+
+
+@pytest.mark.parametrize(("mode", "disable", "tokens"), [
+    ("words", None, True), ("markov", None, True), ("bytes", None, False),
+    ("words", "1", False)])
+async def test_noise_metadata_events(tmp_path: Path, mode: str, disable: str | None,
+                                     tokens: bool) -> None:
+    settings = make_settings(tmp_path, noise_mode=mode, noise_disable_token_ent=disable)
+    async with Hub(settings=settings, redis=None) as hub:
+        ctx = context(hub, "noise_metadata")
+        seen: list[dict[str, Any]] = []
+        async with hub.subscribe("noise_metadata") as sub:
+            async with asyncio.TaskGroup() as tg:
+                worker = tg.create_task(noise.run(ctx))
+                async for event in sub.events():
+                    seen.append(event.data())
+                    if len(seen) == 4:
+                        worker.cancel()
+                        break
+            stop = await anext(aiter(sub.events()))  # published as the run ends
+    start, metas = seen[0], seen[1:]
+    assert start["event"] == "noise_start" and start["mode"] == mode
+    assert start["entropy_bits"] == 128 and len(start["session"]) == 12
+    for meta in metas:
+        assert meta["event"] == "noise_meta" and meta["session"] == start["session"]
+        assert 0.8 <= meta["interval_s"] <= 2.4 and meta["band"] in ("hf", "mf", "lf")
+        assert meta["char_len"] == len(meta["text"]) and meta["ts"].endswith("Z")
+        assert ("token_count" in meta) is tokens
+        if tokens:
+            assert meta["token_count"] == len(meta["text"].split())
+    assert stop.data()["event"] == "noise_stop"
+    assert stop.data()["session"] == start["session"]

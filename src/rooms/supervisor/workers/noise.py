@@ -1,0 +1,65 @@
+"""noise_metadata: the stream you cannot hear, on the `noise_metadata` topic (seed 000).
+
+    {"topic": "noise_metadata", "event": "noise_meta", "session", "mode", "seq", "band",
+     "interval_s", "text", "entropy_bits", "char_len", "char_entropy_avg_bits",
+     "char_entropy_total_bits", "token_count", "token_entropy_avg_bits",
+     "token_entropy_total_bits", "ts"}
+
+One every NOISE_MIN_INTERVAL..NOISE_MAX_INTERVAL seconds; `token_*` are left out in bytes
+mode and when NOISE_DISABLE_TOKEN_ENT is set. `entropy_bits` is the configured nominal
+NOISE_ENTROPY_BITS, reported as is. A run starts with `noise_start` and, when stopped,
+ends with `noise_stop`. `seq` is epoch milliseconds, as upstream.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from rooms.streams.noise import NoiseText, band, measure
+from rooms.supervisor.context import WorkerContext
+
+TOPIC = "noise_metadata"
+
+
+def _ts() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def noise_event(text: str, *, session: str, mode: str, interval_s: float, entropy_bits: int,
+                tokens: bool) -> dict[str, Any]:
+    m = measure(text)
+    event: dict[str, Any] = {
+        "event": "noise_meta", "session": session, "mode": mode,
+        "seq": int(time.time() * 1000), "band": band(interval_s),
+        "interval_s": round(interval_s, 3), "text": text, "entropy_bits": entropy_bits,
+        "char_len": m.char_len, "char_entropy_avg_bits": m.char_entropy_avg_bits,
+        "char_entropy_total_bits": m.char_entropy_total_bits}
+    if tokens:
+        event.update(token_count=m.token_count, token_entropy_avg_bits=m.token_entropy_avg_bits,
+                     token_entropy_total_bits=m.token_entropy_total_bits)
+    event["ts"] = _ts()
+    return event
+
+
+async def run(ctx: WorkerContext) -> None:
+    s = ctx.settings
+    wordset = [w.strip() for w in s.noise_wordset.split(",") if w.strip()]
+    maker = NoiseText(s.noise_mode, max_words=s.noise_max_words, wordset=wordset,
+                      markov_order=s.noise_markov_order, bigram_dropout=s.noise_bigram_dropout)
+    tokens = s.noise_mode != "bytes" and s.noise_disable_token_ent is None
+    session = uuid.UUID(int=ctx.rng.getrandbits(128)).hex[:12]
+    await ctx.publish(TOPIC, {"event": "noise_start", "session": session, "mode": s.noise_mode,
+                              "entropy_bits": s.noise_entropy_bits, "ts": _ts()})
+    try:
+        while True:
+            ctx.heartbeat()
+            interval = ctx.rng.uniform(s.noise_min_interval, s.noise_max_interval)
+            await ctx.sleep(interval)
+            await ctx.publish(TOPIC, noise_event(
+                maker.make(ctx.rng), session=session, mode=s.noise_mode, interval_s=interval,
+                entropy_bits=s.noise_entropy_bits, tokens=tokens))
+    finally:  # stopped (fewer listeners, quiet, shutdown): say so; publishing never waits
+        await ctx.publish(TOPIC, {"event": "noise_stop", "session": session, "ts": _ts()})
