@@ -1,9 +1,10 @@
-"""The `rooms` command: serve, worker, migrate (later: listener-sim, import)."""
+"""The `rooms` command: serve, worker, migrate, listener-sim."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 
 from rooms.config import Settings, load_settings
@@ -53,6 +54,20 @@ def cmd_worker(settings: Settings) -> None:
     asyncio.run(run_worker(settings))
 
 
+def cmd_listener_sim(settings: Settings, rounds: int | None) -> None:
+    import uuid
+
+    from rooms.streams import listener_sim
+
+    listener_id = settings.listener_id or f"listener-{uuid.uuid4().hex[:8]}"
+    with contextlib.suppress(KeyboardInterrupt):
+        listener_sim.run(listener_id, settings.runtime_path(settings.noise_seek_beacon_path),
+                         settings.runtime_path(settings.noise_seek_subscriptions_path),
+                         poll_s=settings.listener_poll_interval_s,
+                         tail_n=settings.listener_tail_n,
+                         target=settings.target_stream_id or None, rounds=rounds)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="rooms", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +76,9 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int, default=8000)
     sub.add_parser("migrate", help="upgrade the database to the newest schema")
     sub.add_parser("worker", help="run the arq job worker (needs REDIS_URL)")
+    sim = sub.add_parser("listener-sim",
+                         help="answer stream beacons by subscribing (seed 002's simulation)")
+    sim.add_argument("--rounds", type=int, default=None, help="stop after this many polls")
     args = parser.parse_args(argv)
     settings = _settings()
     configure_logging(settings.log_level)
@@ -70,6 +88,8 @@ def main(argv: list[str] | None = None) -> None:
         cmd_migrate(settings)
     elif args.command == "worker":
         cmd_worker(settings)
+    elif args.command == "listener-sim":
+        cmd_listener_sim(settings, args.rounds)
 
 
 if __name__ == "__main__":

@@ -222,6 +222,8 @@ class Settings(BaseSettings):
     noise_seek_subscriptions_path: Path = Path("runtime/subscriptions.json")
     listener_poll_interval_s: float = Field(2.5, gt=0)
     listener_tail_n: int = Field(250, ge=1)
+    listener_id: str = ""  # `rooms listener-sim`'s id; empty: listener-<8 random hex>
+    target_stream_id: str = ""  # `rooms listener-sim` answers only this stream's beacons
 
     @model_validator(mode="before")
     @classmethod

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from rooms.live.hub import Hub
+from rooms.streams.files import read_recent
+from rooms.streams.listener_sim import round_once
 from rooms.supervisor.context import WorkerContext
 from rooms.supervisor.workers import analysis, noise, topic1
 from tests.conftest import make_settings
@@ -136,3 +138,38 @@ async def test_noise_metadata_events(tmp_path: Path, mode: str, disable: str | N
             assert meta["token_count"] == len(meta["text"].split())
     assert stop.data()["event"] == "noise_stop"
     assert stop.data()["session"] == start["session"]
+
+
+async def test_a_lonely_noise_stream_beacons_until_a_listener_answers(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, noise_min_interval=0.2, noise_max_interval=0.2,
+                             noise_seek_lonely_after_s=1, noise_seek_escalate_after_s=2,
+                             noise_seek_beacon_interval_low_s=0.5,
+                             noise_seek_beacon_interval_esc_s=0.3)
+    beacon_file = tmp_path / "runtime" / "beacons.jsonl"
+    subscriptions = tmp_path / "runtime" / "subscriptions.json"
+    async with Hub(settings=settings, redis=None) as hub:
+        ctx = context(hub, "noise_metadata")
+        ctx.clock = lambda: ctx.slept  # the worker's own (virtual) time
+        async with hub.subscribe("beacons") as sub, asyncio.TaskGroup() as tg:
+            worker = tg.create_task(noise.run(ctx))
+            beacons = []
+            async for event in sub.events():
+                beacons.append(event.data())
+                if beacons[-1]["state"] == "seeking_escalate":
+                    break
+            assert beacons[0]["state"] == "seeking_low" and beacons[0]["seq"] >= 5
+            assert round_once("listener-1", beacon_file, subscriptions) == "noise_metadata"
+
+            async def ticks(n: int) -> None:
+                until_s = ctx.slept + 0.2 * n
+                while ctx.slept < until_s:
+                    await asyncio.sleep(0)
+
+            await ticks(2)  # a tick under way may still have beaconed
+            settled = len(read_recent(beacon_file))
+            await ticks(15)  # attached now: 3 s of the worker's time without a beacon
+            worker.cancel()
+    written = read_recent(beacon_file)
+    assert len(written) == settled
+    assert [b["beacon_n"] for b in written][:len(beacons)] == [b["beacon_n"] for b in beacons]
+    assert written[-1]["stream_id"] == "noise_metadata" and written[-1]["tokens_hint"]
