@@ -25,6 +25,7 @@ from rooms.logging import get_logger
 from rooms.metrics import MetricsMiddleware
 from rooms.ops.endpoints import router as ops_router
 from rooms.ops.push import status_pusher
+from rooms.playback.endpoints import router as playback_router
 from rooms.playback.media import router as media_router
 from rooms.recordings.endpoints import router as recordings_router
 from rooms.resources import open_resources
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recordings_router)
     app.include_router(ops_router)
     app.include_router(media_router)
+    app.include_router(playback_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.add_middleware(MetricsMiddleware)

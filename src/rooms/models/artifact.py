@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rooms.models.base import Base, UTCDateTime, utcnow
@@ -18,7 +18,8 @@ class Artifact(Base):
     __tablename__ = "artifact"
     __table_args__ = (
         # pool/next: playable candidates ordered the way the pool batches read them
-        Index("artifact_pool_rank_idx", "status", "play_count", "wear", "created_at"),
+        Index("artifact_pool_rank_idx", "status", "play_count", "wear",
+              text("created_at DESC")),
         Index("artifact_pool_cool_idx", "status", "last_access_at"),
         Index("artifact_active_idx", "status", "expires_at"),
         Index("artifact_deploy_idx", "deployment_kind", "status"),

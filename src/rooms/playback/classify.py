@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, case, exists, or_
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_
 
 from rooms.config import Settings
 from rooms.models import Artifact, Derivative
@@ -117,16 +117,22 @@ def aged_sql(now: datetime, t: Thresholds = DEFAULT) -> ColumnElement[int]:
                 else_=0)
 
 
-def playable(now: datetime, *, use_status_index: bool = True) -> ColumnElement[bool]:
+def playable(now: datetime | ColumnElement[datetime], *, use_status_index: bool = True,
+             use_expiry_index: bool = True) -> ColumnElement[bool]:
     """ACTIVE, not expired, and something to play: its raw audio or an unexpired essence.
 
     `use_status_index=False` hides `status` from the planner (`status || ''`): SQLite, which
     keeps no statistics, otherwise walks the (status, expires_at) index even when most rows
     are ACTIVE, fetching each row by id, ~3x slower than one pass over the table.
+    `use_expiry_index=False` hides `expires_at` (`coalesce(expires_at, NULL)`), so that a
+    query ordered like another index (pool/next's rank) walks that one and stops at its
+    LIMIT instead of reading every unexpired row through (status, expires_at) and sorting.
     """
     essence = exists().where(
         Derivative.artifact_id == Artifact.id, Derivative.kind == "essence_wav",
         or_(Derivative.expires_at.is_(None), Derivative.expires_at > now))
     status = Artifact.status if use_status_index else Artifact.status.concat("")
-    return and_(status == "ACTIVE", Artifact.expires_at > now,
+    expires = Artifact.expires_at if use_expiry_index else func.coalesce(Artifact.expires_at,
+                                                                         None)
+    return and_(status == "ACTIVE", expires > now,
                 or_(Artifact.raw_uri != "", essence))

@@ -39,3 +39,10 @@ async def charge(limiter: RateLimiter, conn: HTTPConnection, *, scope: str, clie
             raise Throttled(f"too many {what}; try again in {budget.reset_in_s} s",
                             retry_after_s=budget.reset_in_s, code=code)
     return mine
+
+
+async def peek(limiter: RateLimiter, conn: HTTPConnection, *, scope: str,
+               client_rate: str) -> Budget:
+    """The client's budget in the current window, without counting anything against it."""
+    limit, window = parse_rate(scope, client_rate)
+    return await limiter.peek(scope, client_id(conn), limit, window)

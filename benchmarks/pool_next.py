@@ -1,0 +1,133 @@
+"""pool/next benchmark: req/s and p50/p99 of GET /api/v1/pool/next as the archive grows.
+
+Seeds embedded instances with 0 / 1,000 / 100,000 ACTIVE takes straight into SQLite (rows
+only: pool/next never opens the audio), with varied wear, play counts, ages, durations and
+last plays, so the pool's batches and weights do real work. Each server is `rooms serve`
+pinned to CPU 0; this process drives it from CPU 1, closed loop, raw HTTP/1.1 keep-alive
+(the same client as benchmarks/ingest.py).
+
+    .venv/bin/python benchmarks/pool_next.py [--archive 0 1000 100000] [--seconds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.ingest import (  # noqa: E402
+    LoadResult,
+    bench_env,
+    free_port,
+    read_response,
+    rooms_cmd,
+    server,
+)
+
+PATH = "/api/v1/pool/next"
+STAMP = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def seed(db_path: Path, count: int, *, rng_seed: int = 1) -> None:
+    """`count` ACTIVE takes with varied pool state, in one transaction."""
+    rng = random.Random(rng_seed)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    expires = (now + timedelta(days=30)).strftime(STAMP)
+    db = sqlite3.connect(db_path)
+    db.executemany("INSERT INTO consent_manifest (id, created_at, json, revocation_token_hash)"
+                   " VALUES (?, ?, '{}', ?)",
+                   ((i, now.strftime(STAMP), f"{i:064x}") for i in range(1, count + 1)))
+
+    def row(i: int) -> tuple[object, ...]:
+        created = now - timedelta(hours=rng.uniform(0, 400))
+        plays = rng.choice((0, 0, 0, 1, 2, 3, 5, 8, 13))
+        heard = (None if plays == 0 else
+                 (now - timedelta(seconds=rng.uniform(0, (now - created).total_seconds())))
+                 .strftime(STAMP))
+        return (i, i, created.strftime(STAMP), f"raw/{i:020x}/audio.wav",
+                rng.randint(1000, 60_000), min(1.0, plays * 0.005), plays, heard, expires)
+
+    db.executemany(
+        "INSERT INTO artifact (id, kind, consent_id, created_at, status, consent_mode, raw_uri,"
+        " raw_sha256, duration_ms, sample_rate, effect_profile, effect_metadata,"
+        " deployment_kind, topic_tag, lifecycle_status, wear, play_count, last_access_at,"
+        " expires_at) VALUES (?, 'audio_snippet', ?, ?, 'ACTIVE', 'ROOM', ?, '', ?, 48000,"
+        " 'clear', '{}', 'memory', '', '', ?, ?, ?, ?)",
+        (row(i) for i in range(1, count + 1)))
+    db.commit()
+    db.close()
+
+
+def migrate(var_dir: Path) -> Path:
+    env = {**os.environ, **bench_env(var_dir)}
+    subprocess.run([str(REPO / ".venv/bin/rooms"), "migrate"], env=env, check=True)
+    return var_dir / "rooms.db"
+
+
+async def closed_loop(port: int, concurrency: int, warmup: float,
+                      seconds: float) -> LoadResult:
+    payload = f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    start = time.perf_counter()
+    measure_from, stop_at = start + warmup, start + warmup + seconds
+    lat: list[float] = []
+    counts = {"ok": 0, "err": 0}
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while (now := time.perf_counter()) < stop_at:
+                writer.write(payload)
+                await writer.drain()
+                status = await read_response(reader)
+                done = time.perf_counter()
+                if now >= measure_from:
+                    counts["ok" if status == 200 else "err"] += 1
+                    if status == 200:
+                        lat.append((done - now) * 1000)
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return LoadResult(counts["ok"], counts["err"], seconds, lat)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--archive", type=int, nargs="+", default=[0, 1000, 100_000])
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--warmup", type=float, default=2)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setaffinity(0, {1})
+    rows = ["| takes in the archive | concurrency | req/s | p50 ms | p99 ms | errors |",
+            "|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory(prefix="rooms-pool-bench-") as tmp:
+        for size in args.archive:
+            var = Path(tmp) / f"archive-{size}"
+            seed(migrate(var), size)
+            port = free_port()
+            with server(rooms_cmd(port), bench_env(var), port):
+                result = await closed_loop(port, args.concurrency, args.warmup, args.seconds)
+            rows.append(f"| {size:,} | {args.concurrency} | {result.rate:.1f} | "
+                        f"{result.pct(0.5):.1f} | {result.pct(0.99):.1f} | {result.errors} |")
+            print(rows[-1], flush=True)
+    print("\n" + "\n".join(rows))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

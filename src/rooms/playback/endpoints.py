@@ -1,0 +1,77 @@
+"""GET /api/v1/pool/next, POST /api/v1/pool/heard/<token>, GET /api/v1/surface/state."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from rooms.deps import ResourcesDep, UowDep
+from rooms.errors import RoomsError
+from rooms.playback import service
+from rooms.playback.classify import DENSITIES, LANES, MOODS
+from rooms.playback.pool import Policy
+from rooms.playback.runtime import pool_runtime
+from rooms.playback.schemas import HeardOut, PoolNextOut, SurfaceStateOut
+from rooms.recordings.throttle import peek
+
+router = APIRouter(prefix="/api/v1", tags=["playback"])
+NO_STORE = {"Cache-Control": "no-store"}
+MAX_PARAM = 2048
+
+
+def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
+    try:
+        return service.choose(value, allowed)
+    except ValueError:
+        raise RoomsError(f"{name} must be one of: any, {', '.join(allowed)}",
+                         code=f"invalid_{name}") from None
+
+
+def _query(lane: str | None, density: str | None, mood: str | None,
+           exclude_ids: str | None) -> service.NextQuery:
+    if exclude_ids is not None and len(exclude_ids) > MAX_PARAM:
+        exclude_ids = exclude_ids[:MAX_PARAM].rsplit(",", 1)[0]  # the first 50 fit anyway
+    try:
+        exclude = service.parse_exclude(exclude_ids)
+    except ValueError as exc:
+        raise RoomsError(f"exclude_ids must be comma-separated artifact ids, not {exc}",
+                         code="invalid_exclude_ids") from None
+    return service.NextQuery(
+        lane=_choice("lane", lane, LANES),  # type: ignore[arg-type]
+        density=_choice("density", density, DENSITIES),  # type: ignore[arg-type]
+        mood=_choice("mood", mood, MOODS),  # type: ignore[arg-type]
+        exclude=exclude)
+
+
+@router.get("/pool/next", response_model=PoolNextOut, responses={400: {}})
+async def pool_next(res: ResourcesDep, lane: Annotated[str | None, Query()] = None,
+                    density: Annotated[str | None, Query()] = None,
+                    mood: Annotated[str | None, Query()] = None,
+                    exclude_ids: Annotated[str | None, Query()] = None) -> JSONResponse:
+    """The next take for the room to play, with signed audio and ack URLs; changes nothing."""
+    body = await service.next_take(res, _query(lane, density, mood, exclude_ids))
+    return JSONResponse(body, headers=NO_STORE)
+
+
+@router.post("/pool/heard/{token}", response_model=HeardOut, responses={403: {}, 410: {}})
+async def pool_heard(token: str, uow: UowDep) -> JSONResponse:
+    """Count one audible play (play_count, wear, last access); a token counts once."""
+    return JSONResponse(await service.heard(uow, token), headers=NO_STORE)
+
+
+@router.get("/surface/state", response_model=SurfaceStateOut)
+async def surface_state(request: Request, res: ResourcesDep) -> JSONResponse:
+    """The steward's switches, the pool size and this kiosk's ingest budget (not charged)."""
+    now = pool_runtime(res).clock()
+    flags, size, _, _ = await service.read_pool(res, now, Policy.from_settings(res.settings),
+                                                None)
+    budget = await peek(res.limiter, request, scope="ingest",
+                        client_rate=res.settings.public_ingest_rate)
+    body = {"intake_paused": flags["intake_paused"] or flags["maintenance_mode"],
+            "playback_paused": flags["playback_paused"] or flags["maintenance_mode"],
+            "quieter_mode": flags["quieter_mode"], "pool_size": size,
+            "ingest_budget": {"limit": budget.limit, "remaining": budget.remaining,
+                              "window_s": budget.window_s}}
+    return JSONResponse(body, headers=NO_STORE)

@@ -1,0 +1,188 @@
+"""Pool queries. Reads return plain `Candidate`s; the ack is one INSERT and one UPDATE.
+
+The reads are sync functions on a `Connection`: the service runs them all in one thread hop on
+SQLite (aiosqlite would hop per statement) and through `AsyncSession.run_sync` elsewhere.
+
+The cooled-down batch reads the first rows of `artifact_pool_rank_idx` (status, play_count,
+wear, created_at DESC) and stops at the candidate limit, so it costs the same at 100 takes
+and at 100,000. Narrowing by lane/density/mood looks only at the first `NARROW_WINDOW` rows
+of that order, so a filter nothing matches cannot turn into a scan of the whole archive.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
+
+from rooms.models import AccessEvent, Artifact, StewardState
+from rooms.models.base import UTCDateTime
+from rooms.playback import classify
+from rooms.playback.classify import Density, Lane, Mood, Thresholds
+from rooms.playback.pool import PROFILES, Candidate, Policy
+
+NARROW_WINDOW = 500
+FLAGS = ("intake_paused", "playback_paused", "quieter_mode", "maintenance_mode")
+_COLUMNS = (Artifact.id, Artifact.wear, Artifact.play_count, Artifact.duration_ms,
+            Artifact.created_at, Artifact.last_access_at, Artifact.effect_profile,
+            Artifact.topic_tag, Artifact.lifecycle_status, Artifact.deployment_kind,
+            Artifact.raw_uri != "")
+RANK = (Artifact.play_count, Artifact.wear, Artifact.created_at.desc())
+SETTLED = (Artifact.last_access_at.asc().nulls_first(), *RANK)
+
+
+def mood_sql(now: datetime, t: Thresholds) -> ColumnElement[str]:
+    """The mood rule of `classify.mood_of` as SQL."""
+    ln, dn = classify.lane_sql(now, t), classify.density_sql(t)
+    return case((and_(ln == "fresh", dn == "light"), "clear"), (ln == "fresh", "gathering"),
+                (and_(ln == "worn", dn == "dense"), "weathered"), (ln == "worn", "hushed"),
+                (or_(dn == "dense", classify.aged_sql(now, t) == 1), "suspended"),
+                else_="hushed")
+
+
+def _candidates(rows: Iterable[Sequence[Any]]) -> list[Candidate]:
+    return [Candidate(id=int(r[0]), wear=float(r[1]), play_count=int(r[2]),
+                      duration_ms=int(r[3]), created_at=r[4], last_access_at=r[5],
+                      effect_profile=str(r[6]), topic_tag=str(r[7]),
+                      lifecycle_status=str(r[8]), deployment_kind=str(r[9]),
+                      has_raw=bool(r[10])) for r in rows]
+
+
+def _eligible(now: datetime | ColumnElement[datetime],
+              exclude: Sequence[int] | ColumnElement[Any]) -> list[ColumnElement[bool]]:
+    conds = [classify.playable(now, use_expiry_index=False)]
+    if isinstance(exclude, ColumnElement) or exclude:
+        conds.append(Artifact.id.not_in(exclude))
+    return conds
+
+
+def _cooled(cutoff: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
+    return or_(Artifact.last_access_at.is_(None), Artifact.last_access_at <= cutoff)
+
+
+def _cutoff(now: datetime, p: Policy) -> datetime:
+    return now - timedelta(seconds=p.cooldown_s)
+
+
+@functools.cache
+def _batch_query(cooled: bool, excluding: bool) -> Executable:
+    """Built once per shape, with bound parameters: building and hashing a fresh statement
+    costs more CPU than SQLite takes to answer it."""
+    now = bindparam("now", type_=UTCDateTime())
+    conds = _eligible(now, bindparam("exclude", expanding=True) if excluding else ())
+    if cooled:
+        conds.append(_cooled(bindparam("cutoff", type_=UTCDateTime())))
+    return (select(*_COLUMNS).where(*conds).order_by(*(RANK if cooled else SETTLED))
+            .limit(bindparam("limit", type_=Integer())))
+
+
+def batch(conn: Connection, now: datetime, p: Policy, *, exclude: Sequence[int],
+          cooled: bool) -> list[Candidate]:
+    """The cooled-down batch (by play_count, wear, newest) or, with `cooled=False`, every
+    eligible take by how long ago it was heard."""
+    params: dict[str, Any] = {"now": now, "limit": p.candidate_limit}
+    if exclude:
+        params["exclude"] = list(exclude)
+    if cooled:
+        params["cutoff"] = _cutoff(now, p)
+    return _candidates(conn.execute(_batch_query(cooled, bool(exclude)), params).all())
+
+
+def narrowed(conn: Connection, now: datetime, p: Policy, *, exclude: Sequence[int],
+             lane: Lane | None, density: Density | None,
+             mood: Mood | None) -> list[Candidate]:
+    """Candidates matching every requested filter, among the first NARROW_WINDOW eligible
+    takes in rank order (cooled-down ones first)."""
+    t = p.thresholds
+    window = (select(Artifact.id).where(*_eligible(now, exclude))
+              .order_by(*RANK).limit(NARROW_WINDOW))
+    conds: list[ColumnElement[bool]] = [Artifact.id.in_(window.scalar_subquery())]
+    if lane is not None:
+        conds.append(classify.lane_sql(now, t) == lane)
+    if density is not None:
+        conds.append(classify.density_sql(t) == density)
+    if mood is not None:
+        conds.append(mood_sql(now, t) == mood)
+    cooled_first = case((_cooled(_cutoff(now, p)), 0), else_=1)
+    query = select(*_COLUMNS).where(*conds).order_by(cooled_first, *RANK)
+    return _candidates(conn.execute(query.limit(p.candidate_limit)).all())
+
+
+def pool_size(conn: Connection, now: datetime) -> int:
+    """How many takes are playable right now."""
+    query = select(func.count()).select_from(Artifact).where(classify.playable(now))
+    return int(conn.execute(query).scalar_one())
+
+
+def steward_flags(conn: Connection) -> dict[str, Any]:
+    """The steward's switches and mood bias (defaults before any change)."""
+    columns = [getattr(StewardState, f) for f in FLAGS]
+    state = conn.execute(select(*columns, StewardState.mood_bias).where(
+        StewardState.singleton_key == "default")).first()
+    flags: dict[str, Any] = {f: bool(state[i]) if state else False for i, f in enumerate(FLAGS)}
+    flags["mood_bias"] = str(state[-1]) if state else ""
+    return flags
+
+
+def recent_durations(conn: Connection, n: int = 3) -> list[int]:
+    """Durations of the last `n` takes the room acknowledged, newest first."""
+    rows = conn.execute(
+        select(Artifact.duration_ms).join(AccessEvent, AccessEvent.artifact_id == Artifact.id)
+        .where(AccessEvent.action == "heard").order_by(AccessEvent.id.desc()).limit(n))
+    return [int(d) for d in rows.scalars().all()]
+
+
+def _wear_step(epsilon: float) -> ColumnElement[float]:
+    """WEAR_EPSILON_PER_PLAY times the take's deployment wear multiplier."""
+    whens = {kind: epsilon * prof.wear for kind, prof in PROFILES.items() if prof.wear != 1.0}
+    return case(whens, value=Artifact.deployment_kind, else_=epsilon)
+
+
+async def record_ack(session: AsyncSession, artifact_id: int, ack_key: str,
+                     now: datetime) -> bool:
+    """Insert the ack's AccessEvent unless this key was seen before or the take's row is
+    gone (INSERT ... SELECT, so a missing take is no foreign-key error). True when a row
+    went in; under concurrency the unique index decides, in either database."""
+    dialect = session.get_bind().dialect.name
+    ins = (postgresql.insert(AccessEvent) if dialect == "postgresql"
+           else sqlite.insert(AccessEvent))
+    source = select(Artifact.id, literal(now, UTCDateTime()), literal("room"),
+                    literal("heard"), literal(ack_key)).where(Artifact.id == artifact_id)
+    stmt = (ins.from_select(["artifact_id", "ts", "context", "action", "ack_key"], source)
+            .on_conflict_do_nothing(index_elements=["ack_key"])
+            .returning(AccessEvent.id))
+    return (await session.execute(stmt)).first() is not None
+
+
+async def count_play(session: AsyncSession, artifact_id: int, now: datetime,
+                     epsilon: float) -> tuple[int, float] | None:
+    """One audible play, as a single UPDATE: play_count + 1, wear + epsilon (capped at 1),
+    last_access_at = now. None when the take is no longer ACTIVE and unexpired."""
+    bumped = Artifact.wear + _wear_step(epsilon)
+    result = await session.execute(
+        update(Artifact)
+        .where(Artifact.id == artifact_id, Artifact.status == "ACTIVE",
+               Artifact.expires_at > now)
+        .values(play_count=Artifact.play_count + 1,
+                wear=case((bumped > 1.0, 1.0), else_=bumped), last_access_at=now)
+        .returning(Artifact.play_count, Artifact.wear))
+    row = result.first()
+    return None if row is None else (int(row[0]), float(row[1]))

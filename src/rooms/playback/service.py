@@ -1,0 +1,187 @@
+"""The room's side of the pool: pick the next take, count a heard play, the surface state.
+
+pool/next only reads (wear moves when the room acknowledges a play, not when it asks for
+one). Batches follow REFERENCE §2.4 for the memory deployment: the cooled-down takes by
+(play_count, wear, newest); if none, every eligible take by how long ago it was heard; if
+still none, the same again without the client's exclusions. A requested lane, density or
+mood narrows the choice only when something matches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from rooms.deps import UnitOfWork
+from rooms.errors import Gone
+from rooms.logging import get_logger
+from rooms.playback import media_tokens, pool, repository
+from rooms.playback.classify import Density, Lane, Mood, density
+from rooms.playback.media_tokens import POOL_AUDIO, POOL_HEARD
+from rooms.playback.runtime import pool_runtime
+from rooms.recordings.repository import get as get_artifact
+from rooms.resources import Resources
+
+log = get_logger("rooms.playback")
+HEARD_PREFIX = "/api/v1/pool/heard/"
+
+
+@dataclass(frozen=True, slots=True)
+class NextQuery:
+    lane: Lane | None = None
+    density: Density | None = None
+    mood: Mood | None = None
+    exclude: tuple[int, ...] = ()
+
+
+@dataclass(slots=True)
+class PoolRead:
+    """What one request read: the cached values it was asked to refresh, and candidates."""
+
+    fresh: dict[str, Any] = field(default_factory=dict)
+    found: list[pool.Candidate] = field(default_factory=list)
+
+
+def _candidates(conn: Connection, now: datetime, p: pool.Policy,
+                q: NextQuery) -> list[pool.Candidate]:
+    for exclude in ((q.exclude, ()) if q.exclude else ((),)):
+        if q.lane or q.density or q.mood:
+            found = repository.narrowed(conn, now, p, exclude=exclude, lane=q.lane,
+                                        density=q.density, mood=q.mood)
+            if found:
+                return found
+        for cooled in (True, False):
+            found = repository.batch(conn, now, p, exclude=exclude, cooled=cooled)
+            if found:
+                return found
+    return []
+
+
+def _read(conn: Connection, now: datetime, p: pool.Policy, q: NextQuery | None,
+          reload: frozenset[str], flags: dict[str, Any] | None) -> PoolRead:
+    out = PoolRead()
+    if "flags" in reload:
+        flags = out.fresh["flags"] = repository.steward_flags(conn)
+    if "pool_size" in reload:
+        out.fresh["pool_size"] = repository.pool_size(conn, now)
+    if q is None or flags is None or flags["playback_paused"] or flags["maintenance_mode"]:
+        return out
+    out.found = _candidates(conn, now, p, q)
+    if out.found and "recent" in reload:
+        out.fresh["recent"] = repository.recent_durations(conn)
+    return out
+
+
+async def _run(res: Resources, fn: Callable[[Connection], PoolRead]) -> PoolRead:
+    """All of a request's reads in one go: one thread hop on SQLite, else `run_sync`."""
+    engine = res.sqlite_writer
+    if engine is not None:
+        def work() -> PoolRead:
+            with engine.connect() as conn:
+                return fn(conn)
+        return await asyncio.to_thread(work)
+    async with res.engine.connect() as conn:
+        return await conn.run_sync(fn)
+
+
+async def read_pool(res: Resources, now: datetime, p: pool.Policy,
+                    q: NextQuery | None) -> tuple[dict[str, Any], int, list[Density],
+                                                  list[pool.Candidate]]:
+    """(steward flags, pool size, recent densities, candidates), cached values at most
+    `cache_ttl_s` old; candidates only for a query, and not while playback is paused."""
+    rt = pool_runtime(res)
+    keys = ("flags", "pool_size") if q is None else ("flags", "pool_size", "recent")
+    reload = frozenset(k for k in keys if rt.claim(k))
+    try:
+        read = await _run(res, lambda c: _read(c, now, p, q, reload, rt.get("flags")))
+    except BaseException:
+        rt.release(reload)
+        raise
+    for key, value in read.fresh.items():
+        rt.store(key, value)
+    rt.release(reload)
+    recent = [density(d, p.thresholds) for d in (rt.get("recent") or [])]
+    return rt.get("flags"), int(rt.get("pool_size") or 0), recent, read.found
+
+
+def _artifact_out(res: Resources, k: pool.Classified) -> dict[str, Any]:
+    c, s = k.candidate, res.settings
+    return {"id": c.id, "lane": k.lane, "density": k.density, "mood": k.mood,
+            "wear": c.wear, "play_count": c.play_count, "duration_ms": c.duration_ms,
+            "effect_profile": c.effect_profile, "topic_tag": c.topic_tag,
+            # essence derivatives are not rendered yet; the proxy already falls back to one
+            "media_kind": "raw" if c.has_raw else "essence",
+            "audio_url": media_tokens.media_url(s, POOL_AUDIO, c.id),
+            "playback_ack_url": HEARD_PREFIX + media_tokens.mint(s, POOL_HEARD, c.id)}
+
+
+async def next_take(res: Resources, q: NextQuery) -> dict[str, Any]:
+    """The body of GET /api/v1/pool/next."""
+    rt = pool_runtime(res)
+    now = rt.clock()
+    p = pool.Policy.from_settings(res.settings)
+    flags, size, recent, found = await read_pool(res, now, p, q)
+    if flags["playback_paused"] or flags["maintenance_mode"]:
+        return {"artifact": None, "pool_size": size, "thread_signal": None,
+                "reason": "playback_paused"}
+    classified = pool.narrow([pool.classify(c, now, p.thresholds) for c in found],
+                             lane=q.lane, density=q.density, mood=q.mood)
+    bias: Mood | None = flags["mood_bias"] or None
+    chosen = pool.pick(classified, now, p, rt.rng, recent=recent, mood_target=q.mood or bias)
+    if chosen is None:
+        return {"artifact": None, "pool_size": size, "thread_signal": None,
+                "reason": "empty_pool"}
+    return {"artifact": _artifact_out(res, chosen), "pool_size": max(size, len(found)),
+            "thread_signal": pool.thread_signal(chosen.candidate), "reason": None}
+
+
+async def heard(uow: UnitOfWork, token: str) -> dict[str, Any]:
+    """Count one audible play for a pool_heard token, once per token."""
+    res = uow.resources
+    _, artifact_id = media_tokens.verify(res.settings, (POOL_HEARD,), token)
+    ack_key = token.rsplit(".", 1)[-1][:32]
+    now = pool_runtime(res).clock()
+    await uow.begin_write()
+    session = uow.session
+    if not await repository.record_ack(session, artifact_id, ack_key, now):
+        artifact = await get_artifact(session, artifact_id)
+        if artifact is None or artifact.status != "ACTIVE" or (
+                artifact.expires_at is not None and artifact.expires_at <= now):
+            raise Gone("this recording is no longer available", code="gone")
+        return {"counted": False, "play_count": artifact.play_count, "wear": artifact.wear}
+    counted = await repository.count_play(session, artifact_id, now,
+                                          res.settings.wear_epsilon_per_play)
+    if counted is None:  # revoked, expired or NOSAVE: the event goes with the rollback
+        raise Gone("this recording is no longer available", code="gone")
+    log.info("playback.heard", artifact_id=artifact_id, play_count=counted[0])
+    return {"counted": True, "play_count": counted[0], "wear": counted[1]}
+
+
+def parse_exclude(raw: str | None, limit: int = 50) -> tuple[int, ...]:
+    """The first `limit` ids of "1,2,3"; blanks are skipped, anything else is an error."""
+    if not raw:
+        return ()
+    ids: list[int] = []
+    for part in raw.split(",", limit)[:limit]:
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isascii() or not part.isdigit() or len(part) > 18:
+            raise ValueError(part[:20])
+        ids.append(int(part))
+    return tuple(dict.fromkeys(ids))
+
+
+def choose(value: str | None, allowed: Sequence[str]) -> str | None:
+    """None for missing, blank or `any`; the value when allowed; else ValueError."""
+    if value is None or value.strip().lower() in ("", "any"):
+        return None
+    v = value.strip().lower()
+    if v not in allowed:
+        raise ValueError(v)
+    return v

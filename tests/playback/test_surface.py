@@ -1,0 +1,38 @@
+"""GET /api/v1/surface/state: the switches, the pool and this kiosk's budget."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.playback.conftest import steward, take
+from tests.recordings.conftest import CLIENT
+
+pytestmark = pytest.mark.usefixtures("runtime")
+
+
+async def _state(client: httpx.AsyncClient, **headers: str) -> dict:  # type: ignore[type-arg]
+    resp = await client.get("/api/v1/surface/state", headers={**CLIENT, **headers})
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["cache-control"] == "no-store"
+    body: dict = resp.json()  # type: ignore[type-arg]
+    return body
+
+
+async def test_state_reflects_switches_pool_and_budget(client: httpx.AsyncClient,
+                                                       app: FastAPI) -> None:
+    before = await _state(client)
+    assert before == {"intake_paused": False, "playback_paused": False, "quieter_mode": False,
+                      "pool_size": 0,
+                      "ingest_budget": {"limit": 180, "remaining": 180, "window_s": 3600}}
+    assert (await _state(client))["ingest_budget"]["remaining"] == 180  # reading is free
+    await take(client)
+    after = await _state(client)
+    assert after["pool_size"] == 1 and after["ingest_budget"]["remaining"] == 179
+    other = await _state(client, **{"X-Rooms-Client-Id": "kiosk-other-02"})
+    assert other["ingest_budget"]["remaining"] == 180
+    await steward(app, playback_paused=True, quieter_mode=True)
+    paused = await _state(client)
+    assert (paused["intake_paused"], paused["playback_paused"], paused["quieter_mode"]) == (
+        False, True, True)
