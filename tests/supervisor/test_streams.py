@@ -16,6 +16,7 @@ from rooms.streams.listener_sim import round_once
 from rooms.supervisor.context import WorkerContext
 from rooms.supervisor.workers import analysis, noise, topic1
 from tests.conftest import make_settings
+from tests.live.conftest import until
 
 
 class Instant(WorkerContext):
@@ -79,8 +80,7 @@ async def test_analysis_summarises_the_window_it_heard(hub: Hub) -> None:
     ctx.sleep = slow_sleep  # type: ignore[method-assign]
     async with hub.subscribe("topic1") as sub, asyncio.TaskGroup() as tg:
         worker = tg.create_task(analysis.run(ctx))
-        while hub.local_counts()["topic1"] < 2:  # the worker has subscribed
-            await asyncio.sleep(0)
+        await until(lambda: hub.receivers("topic1") == 2, what="the worker to listen")
 
         async def emit(kind: str, at: float) -> None:
             now[0] = at

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from rooms.live import surface
 from rooms.live.hub import Hub
 from rooms.supervisor import Supervisor
 from rooms.supervisor.context import WorkerContext
@@ -124,6 +125,21 @@ async def test_quiet_mode_stops_only_workers_that_do_not_ignore_it(hub: Hub) -> 
         await until(lambda: states(sup) == {"noise": "running", "analysis": "stopped"})
         sup.set_quiet(False)
         await until(lambda: set(states(sup).values()) == {"running"})
+
+
+async def test_quiet_follows_the_stewards_posture_events(hub: Hub) -> None:
+    runs, clock = Runs(), Clock()
+    specs = [TaskSpec(name="analysis", ignore_quiet=False)]
+    async with supervising(hub, specs, {"analysis": runs.worker()}, clock) as sup:
+        await until(lambda: states(sup) == {"analysis": "running"})
+        await surface.posture_changed(hub, intake_paused=False, playback_paused=False,
+                                      quieter_mode=True)  # as another process would
+        await until(lambda: states(sup) == {"analysis": "stopped"} and sup.quiet)
+        await surface.posture_changed(hub, intake_paused=True, playback_paused=False,
+                                      quieter_mode=False)
+        await until(lambda: states(sup) == {"analysis": "running"})
+        assert hub.receivers("surface") == 1  # the supervisor listens...
+        assert hub.counts()["surface"] == 0  # ...but is nobody's audience
 
 
 async def test_a_crash_backs_off_then_parks_past_the_flood_guard(hub: Hub) -> None:

@@ -48,8 +48,10 @@ class Hub:
         self.tokens = LiveTokens(secret=settings.secret_key.get_secret_value(),
                                  ttl_s=settings.live_token_ttl_s, redis=redis)
         self._topics: dict[str, set[Subscriber]] = {t: set() for t in ALL_TOPICS}
+        self._counted: dict[str, int] = dict.fromkeys(ALL_TOPICS, 0)  # sockets per topic
         self._subscribers: set[Subscriber] = set()
         self._listeners = 0
+        self._sockets = 0  # websocket connections of any kind (counted subscribers)
         self._version = 0
         self._waiters: set[asyncio.Future[None]] = set()
         self._bus: RedisBus | None = None
@@ -98,11 +100,14 @@ class Hub:
 
     # --- subscribing -----------------------------------------------------------------
     @asynccontextmanager
-    async def connection(self, *, listener: bool = True) -> AsyncIterator[Subscriber]:
-        """A mailbox for one consumer; `listener` ones (websocket clients) count in `total`."""
+    async def connection(self, *, listener: bool = True,
+                         counted: bool = True) -> AsyncIterator[Subscriber]:
+        """A mailbox for one consumer. `listener` ones (/ws/live clients) count in `total`;
+        `counted` ones (every websocket) in the per-topic counts."""
         sub = Subscriber(maxsize=self.settings.live_queue_size, listener=listener,
-                         join=self._join, leave=self._leave)
+                         join=self._join, leave=self._leave, counted=counted)
         self._subscribers.add(sub)
+        self._sockets += counted
         if listener:
             self._listeners += 1
             self._changed()
@@ -111,26 +116,32 @@ class Hub:
         finally:
             sub.leave(*sub.topics)
             self._subscribers.discard(sub)
+            self._sockets -= counted
             if listener:
                 self._listeners -= 1
                 self._changed()
 
     @asynccontextmanager
     async def subscribe(self, *topics: str) -> AsyncIterator[Subscriber]:
-        """An in-process subscriber to `topics` (counted per topic, not as a connection)."""
-        async with self.connection(listener=False) as sub:
+        """An in-process subscriber to `topics`. It is not an audience: it counts neither as a
+        connection nor per topic (a worker listening to topic1 attaches nobody)."""
+        async with self.connection(listener=False, counted=False) as sub:
             sub.join(*topics)
             yield sub
 
     def _join(self, sub: Subscriber, topic: str) -> None:
         self._topics.setdefault(topic, set()).add(sub)
         sub.topics.add(topic)
-        self._changed()
+        if sub.counted:
+            self._counted[topic] = self._counted.get(topic, 0) + 1
+            self._changed()
 
     def _leave(self, sub: Subscriber, topic: str) -> None:
         self._topics.get(topic, set()).discard(sub)
         sub.topics.discard(topic)
-        self._changed()
+        if sub.counted:
+            self._counted[topic] -= 1
+            self._changed()
 
     # --- publishing ------------------------------------------------------------------
     async def publish(self, topic: str, event: Mapping[str, Any]) -> None:
@@ -158,7 +169,7 @@ class Hub:
         loop = asyncio.get_running_loop()
         busy_until = 0.0
         while True:
-            if not self._subscribers:  # nobody to write to: no probing on an idle box
+            if not self._sockets:  # no socket to write to: no probing on an idle box
                 self._direct = True
                 await self.counts_changed()
                 continue
@@ -179,11 +190,15 @@ class Hub:
 
     # --- counts ----------------------------------------------------------------------
     def _local_counts(self) -> NodeCounts:
-        return NodeCounts(self._listeners, {t: len(s) for t, s in self._topics.items() if s})
+        return NodeCounts(self._listeners, {t: n for t, n in self._counted.items() if n})
 
     def local_counts(self) -> dict[str, int]:
-        """Subscribers per topic on this process alone."""
-        return {t: len(s) for t, s in self._topics.items()}
+        """Websocket subscribers per topic on this process alone."""
+        return dict(self._counted)
+
+    def receivers(self, topic: str) -> int:
+        """Everything on this process an event of `topic` reaches, in-process ones too."""
+        return len(self._topics.get(topic, ()))
 
     @property
     def local_total(self) -> int:

@@ -45,10 +45,10 @@ class Subscriber:
     """A bounded, drop-oldest mailbox. Made by `Hub.connection()`; joins topics through it."""
 
     __slots__ = ("_events", "_join", "_leave", "_loop", "_replies", "_waiter", "close_request",
-                 "dropped", "dropped_total", "listener", "send_now", "topics")
+                 "counted", "dropped", "dropped_total", "listener", "send_now", "topics")
 
     def __init__(self, *, maxsize: int, listener: bool, join: Callable[[Subscriber, str], None],
-                 leave: Callable[[Subscriber, str], None]) -> None:
+                 leave: Callable[[Subscriber, str], None], counted: bool = True) -> None:
         self._events: deque[Event] = deque(maxlen=maxsize)
         self._replies: deque[str] = deque()
         self._loop = asyncio.get_running_loop()
@@ -57,6 +57,7 @@ class Subscriber:
         self._leave = leave
         self.topics: set[str] = set()
         self.listener = listener
+        self.counted = counted  # in the per-topic counts (sockets are; in-process ones not)
         self.dropped = 0  # dropped since the consumer last heard about it
         self.dropped_total = 0
         self.close_request: tuple[int, str] | None = None

@@ -17,6 +17,7 @@ from typing import Any
 
 from rooms.config import Settings
 from rooms.live.hub import Hub
+from rooms.live.surface import SURFACE
 from rooms.logging import get_logger
 from rooms.supervisor.context import WorkerContext
 from rooms.supervisor.slot import Crash, Slot, WorkerFn, crash_of
@@ -48,7 +49,8 @@ class Supervisor:
         self._tg = asyncio.TaskGroup()
         await self._tg.__aenter__()
         self._control = [self._tg.create_task(self._run(), name="supervisor"),
-                         self._tg.create_task(self._watch_counts(), name="supervisor-counts")]
+                         self._tg.create_task(self._watch_counts(), name="supervisor-counts"),
+                         self._tg.create_task(self._watch_posture(), name="supervisor-quiet")]
         log.info("supervisor.started", workers=sorted(n for n, s in self.slots.items()
                                                       if s.runnable))
         return self
@@ -117,6 +119,15 @@ class Supervisor:
         while True:
             version = await self.hub.counts_changed(version)
             self.poke()
+
+    async def _watch_posture(self) -> None:
+        """Follow the steward's quiet mode from `surface` posture events (every process
+        hears them, through Redis when there are several)."""
+        async with self.hub.subscribe(SURFACE) as sub:
+            async for event in sub.events():
+                data = event.data()
+                if data.get("event") == "posture":
+                    self.set_quiet(bool(data.get("quieter_mode")))
 
     async def _run(self) -> None:
         while True:
