@@ -1,17 +1,18 @@
-"""POST /ops/login, POST /ops/logout and GET /api/v1/node/status."""
+"""POST /ops/login, POST /ops/logout, GET /api/v1/node/status and the operator API:
+controls, the audit trail and the workers."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from rooms.deps import ResourcesDep
+from rooms.deps import ResourcesDep, UowDep
 from rooms.errors import Forbidden
 from rooms.live.guards import origin_allowed
-from rooms.ops import auth
-from rooms.ops.auth import OperatorDep
+from rooms.ops import auth, controls
+from rooms.ops.auth import Operator, OperatorDep
 from rooms.ops.status import node_status
 
 router = APIRouter(tags=["ops"])
@@ -71,3 +72,44 @@ async def logout(request: Request, res: ResourcesDep) -> Response:
 async def status(_: OperatorDep, res: ResourcesDep) -> JSONResponse:
     """Dependencies, archive counts, pool lanes and moods, disk, jobs, workers, live, warnings."""
     return JSONResponse(await node_status(res), headers=NO_STORE)
+
+
+def _actor(who: Operator) -> str:
+    return f"operator:{who.via}"
+
+
+@router.get("/api/v1/operator/controls", responses=ERRORS)
+async def get_controls(_: OperatorDep, uow: UowDep) -> JSONResponse:
+    """The steward's switches and the last few actions."""
+    return JSONResponse(await controls.controls(uow.session), headers=NO_STORE)
+
+
+@router.post("/api/v1/operator/controls", responses=ERRORS)
+async def post_controls(body: controls.ControlsIn, who: OperatorDep,
+                        uow: UowDep) -> JSONResponse:
+    """Change any of the switches; each change is audited and pushed to live clients."""
+    return JSONResponse(await controls.change(uow, body, _actor(who)), headers=NO_STORE)
+
+
+@router.get("/api/v1/operator/actions", responses=ERRORS)
+async def get_actions(_: OperatorDep, uow: UowDep,
+                      limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                      cursor: Annotated[int | None, Query(ge=1)] = None) -> JSONResponse:
+    """The audit trail, newest first; `next_cursor` pages back."""
+    rows = await controls.actions(uow.session, limit=limit, before=cursor)
+    items = [controls.action_out(a) for a in rows]
+    nxt = rows[-1].id if len(rows) == limit else None
+    return JSONResponse({"items": items, "next_cursor": nxt}, headers=NO_STORE)
+
+
+@router.get("/api/v1/operator/workers", responses=ERRORS)
+async def get_workers(_: OperatorDep, res: ResourcesDep) -> JSONResponse:
+    """The supervisor's workers and its ring of recent crashes, newest first."""
+    return JSONResponse(controls.workers_out(res), headers=NO_STORE)
+
+
+@router.post("/api/v1/operator/workers/{name}/restart", responses=ERRORS)
+async def restart_worker(name: str, who: OperatorDep, uow: UowDep) -> JSONResponse:
+    """Forget a worker's crash history and start it again if its conditions allow."""
+    return JSONResponse(await controls.restart_worker(uow, name, _actor(who)),
+                        headers=NO_STORE)

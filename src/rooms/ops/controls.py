@@ -1,0 +1,142 @@
+"""The steward's switches, their audit trail, and the workers, for the operator API.
+
+Every change of a switch is one StewardAction (`<flag>.enabled` / `<flag>.disabled`,
+`mood_bias.updated`) in the same transaction as the change. Once committed, the new posture
+goes to every live client on `surface` (through Redis to every process, whose supervisor
+follows quiet mode from it) and each action to operator dashboards on `ops`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rooms.deps import UnitOfWork
+from rooms.errors import NotFound
+from rooms.live import surface
+from rooms.live.protocol import OPS_TOPIC
+from rooms.logging import get_logger
+from rooms.models import StewardAction, StewardState
+from rooms.playback.runtime import pool_runtime
+from rooms.recordings.repository import steward_state
+from rooms.resources import Resources
+
+log = get_logger("rooms.ops.controls")
+
+FLAGS = ("intake_paused", "playback_paused", "quieter_mode", "maintenance_mode")
+RECENT_ACTIONS = 8
+
+
+class ControlsIn(BaseModel):
+    """Any subset of the switches; a field left out is left as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    intake_paused: bool | None = None
+    playback_paused: bool | None = None
+    quieter_mode: bool | None = None
+    maintenance_mode: bool | None = None
+    mood_bias: Literal["", "clear", "hushed", "suspended", "weathered", "gathering"] | None = None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def state_out(state: StewardState | None) -> dict[str, Any]:
+    if state is None:
+        return {**dict.fromkeys(FLAGS, False), "mood_bias": "", "updated_at": None}
+    return {**{flag: bool(getattr(state, flag)) for flag in FLAGS},
+            "mood_bias": state.mood_bias, "updated_at": _iso(state.updated_at)}
+
+
+def action_out(action: StewardAction) -> dict[str, Any]:
+    return {"id": action.id, "action": action.action, "actor": action.actor,
+            "detail": action.detail, "payload": action.payload,
+            "created_at": _iso(action.created_at)}
+
+
+async def actions(session: AsyncSession, *, limit: int,
+                  before: int | None = None) -> list[StewardAction]:
+    """Newest first; `before` an action id to page back from."""
+    query = select(StewardAction).order_by(StewardAction.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(StewardAction.id < before)
+    return list((await session.execute(query)).scalars())
+
+
+async def controls(session: AsyncSession) -> dict[str, Any]:
+    state = await steward_state(session)
+    recent = await actions(session, limit=RECENT_ACTIONS)
+    return {"operator_state": state_out(state),
+            "recent_actions": [action_out(a) for a in recent]}
+
+
+async def change(uow: UnitOfWork, wanted: ControlsIn, actor: str) -> dict[str, Any]:
+    """Apply the switches that differ; one audit row each; publish after the commit."""
+    await uow.begin_write()
+    session = uow.session
+    state = await steward_state(session)
+    if state is None:  # the first change ever: start from the defaults, explicitly
+        state = StewardState(singleton_key="default", mood_bias="",
+                             **dict.fromkeys(FLAGS, False))
+        session.add(state)
+    made: list[StewardAction] = []
+    for field, value in wanted.model_dump(exclude_none=True).items():
+        if getattr(state, field) == value:
+            continue
+        setattr(state, field, value)
+        name = (f"{field}.{'enabled' if value else 'disabled'}" if field in FLAGS
+                else f"{field}.updated")
+        made.append(StewardAction(action=name, actor=actor, detail=f"{field} set to {value!r}",
+                                  payload={"field": field, "value": value}))
+    session.add_all(made)
+    await session.flush()
+    out = state_out(state)
+    changes = [{"field": a.payload["field"], "value": a.payload["value"], "action": a.action,
+                "detail": a.detail} for a in made]
+    if made:
+        res = uow.resources
+        rows = [action_out(a) for a in made]
+        uow.after_commit(lambda: _announce(res, out, rows))
+        log.info("ops.controls.changed", actor=actor, actions=[a.action for a in made])
+    recent = await actions(session, limit=RECENT_ACTIONS)
+    return {"operator_state": out, "recent_actions": [action_out(a) for a in recent],
+            "changes": changes}
+
+
+async def _announce(res: Resources, state: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    # This process answers with the new switches at once; others read them within 1 s.
+    res.extras.pop("intake_closed", None)
+    pool_runtime(res).forget()
+    await surface.posture_changed(res.hub, intake_paused=state["intake_paused"],
+                                  playback_paused=state["playback_paused"],
+                                  quieter_mode=state["quieter_mode"])
+    for row in rows:
+        await res.hub.publish(OPS_TOPIC, {"event": "steward_action", **row})
+
+
+async def record(uow: UnitOfWork, action: str, actor: str, detail: str,
+                 payload: dict[str, Any]) -> None:
+    await uow.begin_write()
+    uow.session.add(StewardAction(action=action, actor=actor, detail=detail, payload=payload))
+
+
+def workers_out(res: Resources) -> dict[str, Any]:
+    sup = res.supervisor
+    return {"state": sup.state, "workers": sup.workers(),
+            "crashes": [crash.as_dict() for crash in reversed(sup.crashes)]}
+
+
+async def restart_worker(uow: UnitOfWork, name: str, actor: str) -> dict[str, Any]:
+    sup = uow.resources.supervisor
+    if name not in sup.slots:
+        raise NotFound(f"no worker named {name!r}", code="worker_not_found")
+    await record(uow, "worker.restarted", actor, f"{name} restarted", {"worker": name})
+    result = sup.restart(name)
+    log.info("ops.worker.restarted", worker=name, actor=actor)
+    return {"worker": name, **result}
