@@ -89,7 +89,9 @@ class LoadResult:
 
 
 async def closed_loop(port: int, payload: bytes, concurrency: int, warmup: float,
-                      seconds: float) -> LoadResult:
+                      seconds: float, ok_status: int = 201) -> LoadResult:
+    """`concurrency` keep-alive clients sending `payload` back to back; answers other than
+    `ok_status` count as errors. Only what starts after `warmup` is measured."""
     start = time.perf_counter()
     measure_from, stop_at = start + warmup, start + warmup + seconds
     lat: list[float] = []
@@ -104,8 +106,8 @@ async def closed_loop(port: int, payload: bytes, concurrency: int, warmup: float
                 status = await read_response(reader)
                 done = time.perf_counter()
                 if now >= measure_from:
-                    counts["ok" if status == 201 else "err"] += 1
-                    if status == 201:
+                    counts["ok" if status == ok_status else "err"] += 1
+                    if status == ok_status:
                         lat.append((done - now) * 1000)
         finally:
             writer.close()

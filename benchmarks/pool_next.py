@@ -20,7 +20,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,10 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.ingest import (  # noqa: E402
-    LoadResult,
     bench_env,
+    closed_loop,
     free_port,
-    read_response,
     rooms_cmd,
     server,
 )
@@ -76,35 +74,6 @@ def migrate(var_dir: Path) -> Path:
     return var_dir / "rooms.db"
 
 
-async def closed_loop(port: int, concurrency: int, warmup: float,
-                      seconds: float) -> LoadResult:
-    payload = f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
-    start = time.perf_counter()
-    measure_from, stop_at = start + warmup, start + warmup + seconds
-    lat: list[float] = []
-    counts = {"ok": 0, "err": 0}
-
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while (now := time.perf_counter()) < stop_at:
-                writer.write(payload)
-                await writer.drain()
-                status = await read_response(reader)
-                done = time.perf_counter()
-                if now >= measure_from:
-                    counts["ok" if status == 200 else "err"] += 1
-                    if status == 200:
-                        lat.append((done - now) * 1000)
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return LoadResult(counts["ok"], counts["err"], seconds, lat)
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--archive", type=int, nargs="+", default=[0, 1000, 100_000])
@@ -122,7 +91,9 @@ async def main() -> None:
             seed(migrate(var), size)
             port = free_port()
             with server(rooms_cmd(port), bench_env(var), port):
-                result = await closed_loop(port, args.concurrency, args.warmup, args.seconds)
+                payload = f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+                result = await closed_loop(port, payload, args.concurrency, args.warmup,
+                                           args.seconds, ok_status=200)
             rows.append(f"| {size:,} | {args.concurrency} | {result.rate:.1f} | "
                         f"{result.pct(0.5):.1f} | {result.pct(0.99):.1f} | {result.errors} |")
             print(rows[-1], flush=True)
