@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.playback.conftest import steward, take
-from tests.recordings.conftest import CLIENT
+from tests.recordings.conftest import CLIENT, upload
 
 pytestmark = pytest.mark.usefixtures("runtime")
 
@@ -36,3 +36,17 @@ async def test_state_reflects_switches_pool_and_budget(client: httpx.AsyncClient
     paused = await _state(client)
     assert (paused["intake_paused"], paused["playback_paused"], paused["quieter_mode"]) == (
         False, True, True)
+
+
+async def test_the_effect_catalog_is_the_one_uploads_are_checked_against(
+        client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/effects")
+    assert response.status_code == 200
+    items = response.json()
+    assert [i["code"] for i in items] == ["clear", "warm", "radio", "dream"]
+    assert all({"code", "label", "description", "dsp", "topology"} <= set(i) for i in items)
+    assert items[2]["dsp"]["lowpass"] == {"hz": 3350, "q": 0.92}
+    refused = await upload(client, effect_profile="sparkle")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == (
+        "effect_profile must be one of: clear, warm, radio, dream.")

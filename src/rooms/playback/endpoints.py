@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from rooms.deps import ResourcesDep, UowDep
+from rooms.effects import catalog
 from rooms.errors import RoomsError
 from rooms.playback import service
 from rooms.playback.classify import DENSITIES, LANES, MOODS
@@ -75,3 +76,9 @@ async def surface_state(request: Request, res: ResourcesDep) -> JSONResponse:
             "ingest_budget": {"limit": budget.limit, "remaining": budget.remaining,
                               "window_s": budget.window_s}}
     return JSONResponse(body, headers=NO_STORE)
+
+
+@router.get("/effects")
+async def effects() -> JSONResponse:
+    """The memory-color catalog: `[{"code", "label", "description", "dsp", "topology", …}]`."""
+    return JSONResponse(catalog(), headers={"Cache-Control": "public, max-age=300"})
