@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from rooms.deps import ResourcesDep, UowDep
 from rooms.errors import Forbidden
 from rooms.live.guards import origin_allowed
-from rooms.ops import auth, controls
+from rooms.ops import artifacts, auth, controls
 from rooms.ops.auth import Operator, OperatorDep
 from rooms.ops.status import node_status
 
@@ -112,4 +112,28 @@ async def get_workers(_: OperatorDep, res: ResourcesDep) -> JSONResponse:
 async def restart_worker(name: str, who: OperatorDep, uow: UowDep) -> JSONResponse:
     """Forget a worker's crash history and start it again if its conditions allow."""
     return JSONResponse(await controls.restart_worker(uow, name, _actor(who)),
+                        headers=NO_STORE)
+
+
+STATUSES = "(?i)^(active|expired|revoked|ephemeral)$"
+
+
+@router.get("/api/v1/operator/artifacts", responses=ERRORS)
+async def list_artifacts(_: OperatorDep, uow: UowDep,
+                         status: Annotated[str | None, Query(pattern=STATUSES)] = None,
+                         topic_tag: Annotated[str | None, Query(max_length=64)] = None,
+                         limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                         cursor: Annotated[int | None, Query(ge=1)] = None) -> JSONResponse:
+    """Takes newest first, with their pool lane, density and mood; `next_cursor` pages."""
+    body = await artifacts.listing(uow.session, status=status, topic_tag=topic_tag,
+                                   limit=limit, cursor=cursor)
+    return JSONResponse(body, headers=NO_STORE)
+
+
+@router.patch("/api/v1/operator/artifacts/{artifact_id}/metadata",
+              responses={**ERRORS, 404: {}, 410: {}})
+async def edit_artifact(artifact_id: int, body: artifacts.MetadataIn, who: OperatorDep,
+                        uow: UowDep) -> JSONResponse:
+    """Set a take's `topic_tag` and/or `lifecycle_status`; audited."""
+    return JSONResponse(await artifacts.edit(uow, artifact_id, body, _actor(who)),
                         headers=NO_STORE)

@@ -1,0 +1,104 @@
+"""The operator's view of the archive: list takes, and edit their topic and status.
+
+A list is newest first (`stack_position` is not kept: every ingest would renumber the
+whole stack, see README "Decisions"), filtered by status and topic, paged by id. Editing
+`topic_tag` or `lifecycle_status` is one StewardAction (`artifact.metadata.updated`) in the
+same transaction. A take that was revoked, or has expired, cannot be edited (410).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rooms.deps import UnitOfWork
+from rooms.errors import Gone, NotFound, RoomsError
+from rooms.models import Artifact, StewardAction, utcnow
+from rooms.playback.classify import density, lane, mood
+
+# REFERENCE §2.2: the lifecycle statuses each deployment suggests (blank always allowed).
+LIFECYCLE: dict[str, tuple[str, ...]] = {
+    "memory": ("open", "resolved"),
+    "question": ("open", "pending", "answered", "resolved"),
+    "repair": ("pending", "needs_part", "fixed", "obsolete"),
+    "prompt": ("seed", "echo", "spent"),
+    "witness": ("observed", "verified", "contextual"),
+    "oracle": ("held", "spent"),
+}
+
+
+class MetadataIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    topic_tag: str | None = Field(None, max_length=64)
+    lifecycle_status: str | None = Field(None, max_length=32)
+
+    @field_validator("topic_tag", "lifecycle_status")
+    @classmethod
+    def _trim(cls, value: str | None) -> str | None:
+        return None if value is None else value.strip()
+
+
+def _hours(since: datetime | None, now: datetime) -> float | None:
+    return None if since is None else round((now - since).total_seconds() / 3600, 2)
+
+
+def artifact_out(a: Artifact, now: datetime) -> dict[str, Any]:
+    age = _hours(a.created_at, now) or 0.0
+    the_lane = lane(a.wear, a.play_count, age)
+    the_density = density(a.duration_ms)
+    return {"id": a.id, "status": a.status, "consent_mode": a.consent_mode,
+            "created_at": a.created_at.isoformat().replace("+00:00", "Z"),
+            "last_access_at": (None if a.last_access_at is None
+                               else a.last_access_at.isoformat().replace("+00:00", "Z")),
+            "duration_ms": a.duration_ms, "play_count": a.play_count, "wear": a.wear,
+            "deployment_kind": a.deployment_kind, "topic_tag": a.topic_tag,
+            "lifecycle_status": a.lifecycle_status, "lane": the_lane, "density": the_density,
+            "mood": mood(the_lane, the_density, age), "age_hours": age,
+            "absence_hours": _hours(a.last_access_at, now)}
+
+
+async def listing(session: AsyncSession, *, status: str | None, topic_tag: str | None,
+                  limit: int, cursor: int | None) -> dict[str, Any]:
+    query = select(Artifact).order_by(Artifact.id.desc()).limit(limit)
+    if status:
+        query = query.where(Artifact.status == status.upper())
+    if topic_tag is not None:
+        query = query.where(Artifact.topic_tag == topic_tag.strip())
+    if cursor is not None:
+        query = query.where(Artifact.id < cursor)
+    rows = list((await session.execute(query)).scalars())
+    now = utcnow()
+    return {"items": [artifact_out(a, now) for a in rows],
+            "next_cursor": rows[-1].id if len(rows) == limit else None}
+
+
+async def edit(uow: UnitOfWork, artifact_id: int, body: MetadataIn, actor: str) -> dict[str, Any]:
+    await uow.begin_write()
+    session = uow.session
+    artifact = await session.get(Artifact, artifact_id)
+    if artifact is None:
+        raise NotFound(f"no artifact {artifact_id}", code="artifact_not_found")
+    now = utcnow()
+    if artifact.status != "ACTIVE" or (artifact.expires_at is not None
+                                       and artifact.expires_at <= now):
+        raise Gone("this recording is no longer in the archive", code="gone")
+    allowed = LIFECYCLE.get(artifact.deployment_kind, ())
+    if body.lifecycle_status and body.lifecycle_status not in allowed:
+        raise RoomsError(f"lifecycle_status must be blank or one of: {', '.join(allowed)}",
+                         code="invalid_lifecycle_status")
+    changed = {field: value for field, value in body.model_dump(exclude_none=True).items()
+               if getattr(artifact, field) != value}
+    for field, value in changed.items():
+        setattr(artifact, field, value)
+    if changed:
+        session.add(StewardAction(action="artifact.metadata.updated", actor=actor,
+                                  detail=f"artifact {artifact_id}: "
+                                         + ", ".join(f"{k}={v!r}" for k, v in changed.items()),
+                                  payload={"artifact_id": artifact_id, **changed}))
+        await session.flush()
+    return {"artifact": artifact_out(artifact, now), "changed": sorted(changed)}
