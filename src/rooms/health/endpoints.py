@@ -11,14 +11,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from rooms.deps import ResourcesDep
 from rooms.health.checks import dependency_checks
+from rooms.kit.times import now_iso
 
 router = APIRouter(tags=["health"])
 
 MAX_RECENT_FAILURES = 3
-
-
-def _now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _error(failing: list[str]) -> dict[str, str]:
@@ -32,7 +29,7 @@ async def healthz(res: ResourcesDep) -> JSONResponse:
     checks = await dependency_checks(res)
     failing = [c.name for c in checks if not c.ok]
     body: dict[str, Any] = {"ok": not failing, "checks": {c.name: c.as_dict() for c in checks},
-                            "now": _now_iso()}
+                            "now": now_iso()}
     if failing:
         body["error"] = _error(failing)
     return JSONResponse(body, status_code=503 if failing else 200,
@@ -71,7 +68,7 @@ async def readyz(res: ResourcesDep) -> JSONResponse:
     checks["supervisor"] = {"ok": not silent, "state": res.supervisor.state, "silent": silent}
     if silent:
         failing.append("supervisor")
-    body: dict[str, Any] = {"ok": not failing, "checks": checks, "now": _now_iso()}
+    body: dict[str, Any] = {"ok": not failing, "checks": checks, "now": now_iso()}
     if failing:
         body["error"] = _error(failing)
     return JSONResponse(body, status_code=503 if failing else 200,

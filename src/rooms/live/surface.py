@@ -10,26 +10,22 @@ Publish them after the change has committed (a room that re-reads the pool must 
 
 from __future__ import annotations
 
-import time
 from typing import Literal
 
+from rooms.kit.times import now_iso
 from rooms.live.hub import Hub
 
 SURFACE = "surface"
 PoolChange = Literal["added", "revoked", "expired"]
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
 async def posture_changed(hub: Hub, *, intake_paused: bool, playback_paused: bool,
                           quieter_mode: bool) -> None:
     await hub.publish(SURFACE, {"event": "posture", "intake_paused": intake_paused,
                                 "playback_paused": playback_paused,
-                                "quieter_mode": quieter_mode, "ts": _now()})
+                                "quieter_mode": quieter_mode, "ts": now_iso()})
 
 
 async def pool_changed(hub: Hub, change: PoolChange, artifact_id: int) -> None:
     await hub.publish(SURFACE, {"event": "pool", "change": change, "artifact_id": artifact_id,
-                                "ts": _now()})
+                                "ts": now_iso()})

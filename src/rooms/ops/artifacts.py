@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.deps import UnitOfWork
 from rooms.errors import Gone, NotFound, RoomsError
+from rooms.kit.times import iso
 from rooms.models import Artifact, StewardAction, utcnow
 from rooms.playback.classify import density, lane, mood
 
@@ -52,9 +53,7 @@ def artifact_out(a: Artifact, now: datetime) -> dict[str, Any]:
     the_lane = lane(a.wear, a.play_count, age)
     the_density = density(a.duration_ms)
     return {"id": a.id, "status": a.status, "consent_mode": a.consent_mode,
-            "created_at": a.created_at.isoformat().replace("+00:00", "Z"),
-            "last_access_at": (None if a.last_access_at is None
-                               else a.last_access_at.isoformat().replace("+00:00", "Z")),
+            "created_at": iso(a.created_at), "last_access_at": iso(a.last_access_at),
             "duration_ms": a.duration_ms, "play_count": a.play_count, "wear": a.wear,
             "deployment_kind": a.deployment_kind, "topic_tag": a.topic_tag,
             "lifecycle_status": a.lifecycle_status, "lane": the_lane, "density": the_density,

@@ -8,7 +8,6 @@ follows quiet mode from it) and each action to operator dashboards on `ops`.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.deps import UnitOfWork
 from rooms.errors import NotFound
+from rooms.kit.times import iso
 from rooms.live import surface
 from rooms.live.protocol import OPS_TOPIC
 from rooms.logging import get_logger
@@ -43,21 +43,17 @@ class ControlsIn(BaseModel):
     mood_bias: Literal["", "clear", "hushed", "suspended", "weathered", "gathering"] | None = None
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
 def state_out(state: StewardState | None) -> dict[str, Any]:
     if state is None:
         return {**dict.fromkeys(FLAGS, False), "mood_bias": "", "updated_at": None}
     return {**{flag: bool(getattr(state, flag)) for flag in FLAGS},
-            "mood_bias": state.mood_bias, "updated_at": _iso(state.updated_at)}
+            "mood_bias": state.mood_bias, "updated_at": iso(state.updated_at)}
 
 
 def action_out(action: StewardAction) -> dict[str, Any]:
     return {"id": action.id, "action": action.action, "actor": action.actor,
             "detail": action.detail, "payload": action.payload,
-            "created_at": _iso(action.created_at)}
+            "created_at": iso(action.created_at)}
 
 
 async def actions(session: AsyncSession, *, limit: int,

@@ -16,6 +16,7 @@ from typing import Any
 
 from rooms.config import Settings
 from rooms.health.checks import CHECK_TIMEOUT_S, dependency_checks
+from rooms.kit.times import iso
 from rooms.logging import get_logger
 from rooms.models import utcnow
 from rooms.models.artifact import STATUSES
@@ -23,7 +24,6 @@ from rooms.ops import repository
 from rooms.ops.warnings import collect
 from rooms.playback.classify import LANES, MOODS, Thresholds, mood_of
 from rooms.recordings.repository import steward_state
-from rooms.recordings.schemas import iso
 from rooms.resources import Resources
 
 log = get_logger("rooms.ops.status")

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from rooms.deps import ResourcesDep, UowDep
 from rooms.errors import RoomsError
+from rooms.kit.times import iso
 from rooms.playback import media_tokens
 from rooms.playback.media_tokens import EPHEMERAL_AUDIO, media_url, token_from_url
 from rooms.recordings import service
@@ -20,7 +21,6 @@ from rooms.recordings.schemas import (
     IngestOut,
     RevokeIn,
     RevokeOut,
-    iso,
 )
 from rooms.recordings.throttle import charge, client_id
 from rooms.recordings.upload import ParsedUpload, receive_upload

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from rooms.config import Settings
+from rooms.kit.times import iso_ms
 from rooms.logging import get_logger
 
 log = get_logger("rooms.streams.seeking")
@@ -39,11 +40,6 @@ class SeekConfig:
         return cls(s.noise_seek_lonely_after_s, s.noise_seek_escalate_after_s,
                    s.noise_seek_shutdown_after_s, s.noise_seek_beacon_interval_low_s,
                    s.noise_seek_beacon_interval_esc_s)
-
-
-def _iso_ms(epoch_s: float) -> str:
-    return (datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"))
 
 
 class Seeker:
@@ -101,7 +97,8 @@ class Seeker:
             return None
         self.last_beacon_at = now
         self.beacon_n += 1
-        return {"ts": _iso_ms(wall), "stream_id": self.stream_id, "state": self.state,
+        return {"ts": iso_ms(datetime.fromtimestamp(wall, UTC)), "stream_id": self.stream_id,
+                "state": self.state,
                 "seq": self.produced, "produced_ticks": self.produced,
                 "delivered_ticks": self.delivered,
                 "loneliness_ratio": round(self.loneliness, 5), "mode": self.mode,

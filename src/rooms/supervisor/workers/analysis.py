@@ -11,9 +11,9 @@ works the same when topic1_worker runs on another process). Its own summaries ar
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 
+from rooms.kit.times import now_iso
 from rooms.supervisor.context import WorkerContext
 
 TOPIC = "topic1"
@@ -59,4 +59,4 @@ async def run(ctx: WorkerContext) -> None:
                 "event": "summary", "window_s": float(s.analysis_window_s),
                 "summary_interval_s": float(s.analysis_summary_interval),
                 "creates": creates, "deletes": deletes, "live": creates - deletes,
-                "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+                "ts": now_iso()})

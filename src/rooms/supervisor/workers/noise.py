@@ -24,6 +24,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from rooms.kit.times import iso_ms
 from rooms.streams.files import append_beacon, load_subscriptions
 from rooms.streams.noise import NoiseText, band, measure
 from rooms.streams.seeking import SeekConfig, Seeker, entropy_profile
@@ -34,7 +35,7 @@ BEACONS = "beacons"
 
 
 def _ts() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_ms(datetime.now(UTC))
 
 
 def noise_event(text: str, *, session: str, mode: str, interval_s: float, entropy_bits: int,

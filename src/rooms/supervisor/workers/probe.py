@@ -9,9 +9,9 @@ One every PROBE_MIN_INTERVAL..PROBE_MAX_INTERVAL seconds (5-15), each gap moved 
 
 from __future__ import annotations
 
-import time
 import uuid
 
+from rooms.kit.times import now_iso
 from rooms.supervisor.context import WorkerContext
 
 TOPIC = "discovery_probe"
@@ -31,6 +31,6 @@ async def run(ctx: WorkerContext) -> None:
         ctx.heartbeat()
         await ctx.sleep(next_gap(ctx))
         await ctx.publish(TOPIC, {"event": "probe", "session": session,
-                                  "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                  "ts": now_iso(),
                                   "seq": seq})
         seq += 1

@@ -11,18 +11,14 @@ alive (a create waits for a delete). Nothing is stored: the items exist only as 
 from __future__ import annotations
 
 import heapq
-import time
 
+from rooms.kit.times import now_iso
 from rooms.supervisor.context import WorkerContext
 
 TOPIC = "topic1"
 CREATE_GAP_S = (1.0, 3.0)
 LIFETIME_S = (5.0, 20.0)
 MAX_LIVE = 8
-
-
-def _ts() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 async def run(ctx: WorkerContext) -> None:
@@ -36,11 +32,11 @@ async def run(ctx: WorkerContext) -> None:
             at, item = heapq.heappop(due)
             await ctx.sleep(max(0.0, at - elapsed))
             elapsed = max(elapsed, at)
-            await ctx.publish(TOPIC, {"event": "delete", "id": item, "ts": _ts()})
+            await ctx.publish(TOPIC, {"event": "delete", "id": item, "ts": now_iso()})
             continue
         await ctx.sleep(max(0.0, next_create - elapsed))
         elapsed = max(elapsed, next_create)
         item = f"{rng.getrandbits(32):08x}"
         heapq.heappush(due, (elapsed + rng.uniform(*LIFETIME_S), item))
-        await ctx.publish(TOPIC, {"event": "create", "id": item, "ts": _ts()})
+        await ctx.publish(TOPIC, {"event": "create", "id": item, "ts": now_iso()})
         next_create = elapsed + rng.uniform(*CREATE_GAP_S)
