@@ -70,6 +70,12 @@ def verify(secret: str, purpose: str, token: str, *, clock: Clock = time.time) -
     return payload
 
 
+def token_id(token: str) -> str:
+    """The token's MAC, which names it: unique per token, since it covers the nonce. For
+    single-use and sign-out lists; take it from a token that `verify` accepted."""
+    return token.rsplit(".", 1)[-1]
+
+
 def peek(token: str) -> dict[str, Any] | None:
     """The unverified payload, for tokens whose purpose must be discovered first."""
     try:

@@ -59,8 +59,7 @@ class LiveTokens:
             payload = tokens.verify(self._secret, PURPOSES[purpose], token, clock=self.clock)
         except TokenError as exc:
             raise TokenRefused("expired" if exc.reason == "expired" else "invalid") from None
-        # The MAC is unique per token (it covers the random nonce), so it names the token.
-        if not await self._first_use(token.rsplit(".", 1)[1], float(payload["exp"])):
+        if not await self._first_use(tokens.token_id(token), float(payload["exp"])):
             raise TokenRefused("used")
 
     async def _first_use(self, key: str, expires_at: float) -> bool:

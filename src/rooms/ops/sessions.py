@@ -44,10 +44,6 @@ def _signing_key(settings: Settings) -> str:
     return f"{settings.secret_key.get_secret_value()}\0ops:{ops}"
 
 
-def _mac(token: str) -> str:
-    return token.rsplit(".", 1)[-1]
-
-
 class OpsSessions:
     def __init__(self, redis: Redis | None = None, *, clock: Clock = time.time) -> None:
         self._redis = redis
@@ -74,7 +70,7 @@ class OpsSessions:
         given = payload.get("b")
         if not isinstance(given, str) or not hmac.compare_digest(given, bound_to):
             return False
-        return not await self._is_revoked(_mac(token))
+        return not await self._is_revoked(tokens.token_id(token))
 
     async def revoke(self, settings: Settings, token: str | None) -> bool:
         """Sign `token` out for the rest of its life; False if it was not a live session."""
@@ -82,7 +78,7 @@ class OpsSessions:
         if token is None or payload is None:
             return False
         expires_at = float(payload["exp"])  # type: ignore[arg-type]  # verify checked int
-        key = _mac(token)
+        key = tokens.token_id(token)
         self._remember(key, expires_at)
         if self._redis is not None:
             ttl = max(1, int(expires_at - self.clock()) + 2)

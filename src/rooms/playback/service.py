@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 
 from rooms.deps import UnitOfWork
 from rooms.errors import Gone
+from rooms.kit import tokens
 from rooms.logging import get_logger
 from rooms.playback import media_tokens, pool, repository
 from rooms.playback.classify import Density, Lane, Mood, density
@@ -144,7 +145,7 @@ async def heard(uow: UnitOfWork, token: str) -> dict[str, Any]:
     """Count one audible play for a pool_heard token, once per token."""
     res = uow.resources
     _, artifact_id = media_tokens.verify(res.settings, (POOL_HEARD,), token)
-    ack_key = token.rsplit(".", 1)[-1][:32]
+    ack_key = tokens.token_id(token)
     now = pool_runtime(res).clock()
     await uow.begin_write()
     session = uow.session
