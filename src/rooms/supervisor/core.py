@@ -146,8 +146,8 @@ class Supervisor:
             if not slot.runnable:
                 continue
             want = slot.gate.decide(clients, self.quiet, now)
-            if slot.gate.next_change_at() is not None:
-                deadlines.append(slot.gate.next_change_at() or now)
+            if (hold_ends := slot.gate.next_change_at()) is not None:
+                deadlines.append(hold_ends)
             if slot.state == "running":
                 if slot.stop_reason is not None:
                     continue  # being cancelled; its run's end pokes us

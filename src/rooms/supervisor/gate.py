@@ -1,8 +1,9 @@
 """Should a worker run? Its client limits and quiet rule, with hysteresis against flapping.
 
-`wanted()` is the plain rule. A `Gate` adds the spec's hysteresis: a running worker stops only
-once the client count is `clients` past a limit (the deadband), and any crossing must last
-`hold_s` before it counts. Quiet mode and `enabled` act at once: they are commands.
+`within_limits()` is the plain client rule. A `Gate` adds the spec's hysteresis: a running
+worker stops only once the client count is `clients` past a limit (the deadband), and any
+crossing must last `hold_s` before it counts. Quiet mode and `enabled` act at once: they
+are commands.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 from rooms.supervisor.spec import TaskSpec
 
 
-def wanted(spec: TaskSpec, clients: int, quiet: bool, *, slack: int = 0) -> bool:
-    if not spec.enabled or (quiet and not spec.ignore_quiet):
-        return False
+def within_limits(spec: TaskSpec, clients: int, slack: int = 0) -> bool:
+    """`min_ws_clients <= clients <= max_ws_clients`, each limit widened by `slack`."""
     if clients < spec.min_ws_clients - slack:
         return False
     return spec.max_ws_clients is None or clients <= spec.max_ws_clients + slack
@@ -31,7 +31,7 @@ class Gate:
             return False
         # Inside the limits to start; outside them by more than the deadband to stop.
         slack = spec.hysteresis.clients if self.open else 0
-        verdict = wanted(spec, clients, quiet=False, slack=slack)
+        verdict = within_limits(spec, clients, slack)
         if verdict == self.open:
             self._since = None
         elif self._since is None and spec.hysteresis.hold_s > 0:
