@@ -8,6 +8,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from rooms.models.base import Base, UTCDateTime, utcnow
 
+SWITCHES = ("intake_paused", "playback_paused", "quieter_mode", "maintenance_mode")
+"""The steward's on/off switches, in the order the operator API shows them."""
+
 
 class StewardState(Base):
     """The steward's switches; a singleton row keyed by singleton_key="default"."""

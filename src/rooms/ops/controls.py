@@ -21,13 +21,14 @@ from rooms.live import surface
 from rooms.live.protocol import OPS_TOPIC
 from rooms.logging import get_logger
 from rooms.models import StewardAction, StewardState
+from rooms.models.steward import SWITCHES
 from rooms.playback.runtime import pool_runtime
 from rooms.recordings.repository import steward_state
+from rooms.recordings.service import forget_intake_state
 from rooms.resources import Resources
 
 log = get_logger("rooms.ops.controls")
 
-FLAGS = ("intake_paused", "playback_paused", "quieter_mode", "maintenance_mode")
 RECENT_ACTIONS = 8
 
 
@@ -45,8 +46,8 @@ class ControlsIn(BaseModel):
 
 def state_out(state: StewardState | None) -> dict[str, Any]:
     if state is None:
-        return {**dict.fromkeys(FLAGS, False), "mood_bias": "", "updated_at": None}
-    return {**{flag: bool(getattr(state, flag)) for flag in FLAGS},
+        return {**dict.fromkeys(SWITCHES, False), "mood_bias": "", "updated_at": None}
+    return {**{flag: bool(getattr(state, flag)) for flag in SWITCHES},
             "mood_bias": state.mood_bias, "updated_at": iso(state.updated_at)}
 
 
@@ -79,14 +80,14 @@ async def change(uow: UnitOfWork, wanted: ControlsIn, actor: str) -> dict[str, A
     state = await steward_state(session)
     if state is None:  # the first change ever: start from the defaults, explicitly
         state = StewardState(singleton_key="default", mood_bias="",
-                             **dict.fromkeys(FLAGS, False))
+                             **dict.fromkeys(SWITCHES, False))
         session.add(state)
     made: list[StewardAction] = []
     for field, value in wanted.model_dump(exclude_none=True).items():
         if getattr(state, field) == value:
             continue
         setattr(state, field, value)
-        name = (f"{field}.{'enabled' if value else 'disabled'}" if field in FLAGS
+        name = (f"{field}.{'enabled' if value else 'disabled'}" if field in SWITCHES
                 else f"{field}.updated")
         made.append(StewardAction(action=name, actor=actor, detail=f"{field} set to {value!r}",
                                   payload={"field": field, "value": value}))
@@ -107,7 +108,7 @@ async def change(uow: UnitOfWork, wanted: ControlsIn, actor: str) -> dict[str, A
 
 async def _announce(res: Resources, state: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     # This process answers with the new switches at once; others read them within 1 s.
-    res.extras.pop("intake_closed", None)
+    forget_intake_state(res)
     pool_runtime(res).forget()
     await surface.posture_changed(res.hub, intake_paused=state["intake_paused"],
                                   playback_paused=state["playback_paused"],

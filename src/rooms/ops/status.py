@@ -20,6 +20,7 @@ from rooms.kit.times import iso
 from rooms.logging import get_logger
 from rooms.models import utcnow
 from rooms.models.artifact import STATUSES
+from rooms.models.steward import SWITCHES
 from rooms.ops import repository
 from rooms.ops.warnings import collect
 from rooms.playback.classify import LANES, MOODS, Thresholds, mood_of
@@ -31,7 +32,6 @@ log = get_logger("rooms.ops.status")
 QUERY_TIMEOUT_S = 5.0
 MOSTLY = 0.3  # past this share of ACTIVE rows, one pass over the table beats the index
 GB = 1024**3
-OPERATOR_FLAGS = ("intake_paused", "playback_paused", "quieter_mode", "maintenance_mode")
 
 
 @dataclass(slots=True)
@@ -66,7 +66,7 @@ async def read_archive(res: Resources, now: datetime) -> Archive:
     retention = {"soon_window_hours": s.ops_retention_soon_hours, **kept,
                  "next_raw_expiry_at": iso(kept["next_raw_expiry_at"]),
                  "next_fossil_expiry_at": iso(kept["next_fossil_expiry_at"])}
-    state: dict[str, Any] = {flag: bool(getattr(steward, flag, False)) for flag in OPERATOR_FLAGS}
+    state: dict[str, Any] = {flag: bool(getattr(steward, flag, False)) for flag in SWITCHES}
     state["updated_at"] = iso(steward.updated_at) if steward is not None else None
     return Archive({st: by_status.get(st, 0) for st in (*STATUSES, *sorted(by_status))},
                    lanes, moods, retention, state)

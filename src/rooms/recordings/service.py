@@ -26,6 +26,7 @@ from rooms.logging import get_logger
 from rooms.models import Artifact, ConsentManifest, StewardAction, utcnow
 from rooms.recordings import consent, repository
 from rooms.recordings.upload import ParsedUpload
+from rooms.resources import Resources
 from rooms.storage import BlobStore
 
 log = get_logger("rooms.recordings")
@@ -82,13 +83,21 @@ def _effect(fields: dict[str, str]) -> str:
 STEWARD_CACHE_S = 1.0  # a steward's switch reaches every process within a second
 
 
+INTAKE_CACHE = "intake_closed"
+
+
+def forget_intake_state(res: Resources) -> None:
+    """Make the next upload on this process read the switches afresh (after a change)."""
+    res.extras.pop(INTAKE_CACHE, None)
+
+
 async def ensure_intake_open(uow: UnitOfWork) -> None:
     cache = uow.resources.extras
-    cached = cache.get("intake_closed")
+    cached = cache.get(INTAKE_CACHE)
     if cached is None or time.monotonic() - cached[0] > STEWARD_CACHE_S:
         state = await repository.steward_state(uow.session)
         closed = state is not None and (state.intake_paused or state.maintenance_mode)
-        cache["intake_closed"] = cached = (time.monotonic(), closed)
+        cache[INTAKE_CACHE] = cached = (time.monotonic(), closed)
     if cached[1]:
         raise Unavailable("the kiosk is not taking recordings right now", code="intake_paused")
 
