@@ -19,7 +19,7 @@ from rooms.deps import UnitOfWork
 from rooms.errors import Gone, NotFound, RoomsError
 from rooms.kit.times import iso
 from rooms.models import Artifact, StewardAction, utcnow
-from rooms.playback.classify import density, lane, mood
+from rooms.playback.classify import Thresholds, place
 
 # REFERENCE §2.2: the lifecycle statuses each deployment suggests (blank always allowed).
 LIFECYCLE: dict[str, tuple[str, ...]] = {
@@ -48,21 +48,20 @@ def _hours(since: datetime | None, now: datetime) -> float | None:
     return None if since is None else round((now - since).total_seconds() / 3600, 2)
 
 
-def artifact_out(a: Artifact, now: datetime) -> dict[str, Any]:
+def artifact_out(a: Artifact, now: datetime, t: Thresholds) -> dict[str, Any]:
     age = _hours(a.created_at, now) or 0.0
-    the_lane = lane(a.wear, a.play_count, age)
-    the_density = density(a.duration_ms)
+    the_lane, the_density, the_mood = place(a.wear, a.play_count, a.duration_ms, age, t)
     return {"id": a.id, "status": a.status, "consent_mode": a.consent_mode,
             "created_at": iso(a.created_at), "last_access_at": iso(a.last_access_at),
             "duration_ms": a.duration_ms, "play_count": a.play_count, "wear": a.wear,
             "deployment_kind": a.deployment_kind, "topic_tag": a.topic_tag,
             "lifecycle_status": a.lifecycle_status, "lane": the_lane, "density": the_density,
-            "mood": mood(the_lane, the_density, age), "age_hours": age,
+            "mood": the_mood, "age_hours": age,
             "absence_hours": _hours(a.last_access_at, now)}
 
 
-async def listing(session: AsyncSession, *, status: str | None, topic_tag: str | None,
-                  limit: int, cursor: int | None) -> dict[str, Any]:
+async def listing(session: AsyncSession, t: Thresholds, *, status: str | None,
+                  topic_tag: str | None, limit: int, cursor: int | None) -> dict[str, Any]:
     query = select(Artifact).order_by(Artifact.id.desc()).limit(limit)
     if status:
         query = query.where(Artifact.status == status.upper())
@@ -72,7 +71,7 @@ async def listing(session: AsyncSession, *, status: str | None, topic_tag: str |
         query = query.where(Artifact.id < cursor)
     rows = list((await session.execute(query)).scalars())
     now = utcnow()
-    return {"items": [artifact_out(a, now) for a in rows],
+    return {"items": [artifact_out(a, now, t) for a in rows],
             "next_cursor": rows[-1].id if len(rows) == limit else None}
 
 
@@ -100,4 +99,5 @@ async def edit(uow: UnitOfWork, artifact_id: int, body: MetadataIn, actor: str) 
                                          + ", ".join(f"{k}={v!r}" for k, v in changed.items()),
                                   payload={"artifact_id": artifact_id, **changed}))
         await session.flush()
-    return {"artifact": artifact_out(artifact, now), "changed": sorted(changed)}
+    t = Thresholds.from_settings(uow.resources.settings)
+    return {"artifact": artifact_out(artifact, now, t), "changed": sorted(changed)}

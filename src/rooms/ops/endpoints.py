@@ -14,6 +14,7 @@ from rooms.live.guards import origin_allowed
 from rooms.ops import artifacts, auth, controls
 from rooms.ops.auth import Operator, OperatorDep
 from rooms.ops.status import node_status
+from rooms.playback.classify import Thresholds
 
 router = APIRouter(tags=["ops"])
 NO_STORE = {"Cache-Control": "no-store"}
@@ -125,8 +126,9 @@ async def list_artifacts(_: OperatorDep, uow: UowDep,
                          limit: Annotated[int, Query(ge=1, le=200)] = 50,
                          cursor: Annotated[int | None, Query(ge=1)] = None) -> JSONResponse:
     """Takes newest first, with their pool lane, density and mood; `next_cursor` pages."""
-    body = await artifacts.listing(uow.session, status=status, topic_tag=topic_tag,
-                                   limit=limit, cursor=cursor)
+    body = await artifacts.listing(uow.session, Thresholds.from_settings(uow.resources.settings),
+                                   status=status, topic_tag=topic_tag, limit=limit,
+                                   cursor=cursor)
     return JSONResponse(body, headers=NO_STORE)
 
 

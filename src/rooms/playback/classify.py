@@ -87,6 +87,13 @@ def mood(lane: Lane, density: Density, age_hours: float, t: Thresholds = DEFAULT
     return mood_of(lane, density, aged=age_hours >= t.suspended_min_age_hours)
 
 
+def place(wear: float, play_count: int, duration_ms: int, age_hours: float,
+          t: Thresholds = DEFAULT) -> tuple[Lane, Density, Mood]:
+    """A take's lane, density and mood together."""
+    ln, dn = lane(wear, play_count, age_hours, t), density(duration_ms, t)
+    return ln, dn, mood(ln, dn, age_hours, t)
+
+
 # --- the same rules in SQL ---------------------------------------------------------------
 # An age bound "age <= H hours" is "created_at >= now - H", compared as bound datetimes so
 # that SQLite and PostgreSQL agree without date arithmetic in SQL.

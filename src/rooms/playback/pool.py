@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from rooms.config import Settings
-from rooms.playback.classify import Density, Lane, Mood, Thresholds, density, lane, mood
+from rooms.playback.classify import Density, Lane, Mood, Thresholds, place
 
 WEIGHT_FLOOR = 0.1
 UNRESOLVED = frozenset({"", "open", "unresolved", "pending"})
@@ -105,9 +105,7 @@ def _hours(delta_s: float) -> float:
 
 def classify(c: Candidate, now: datetime, t: Thresholds) -> Classified:
     age_h = _hours((now - c.created_at).total_seconds())
-    ln = lane(c.wear, c.play_count, age_h, t)
-    dn = density(c.duration_ms, t)
-    return Classified(c, ln, dn, mood(ln, dn, age_h, t))
+    return Classified(c, *place(c.wear, c.play_count, c.duration_ms, age_h, t))
 
 
 def _age_factor(age_h: float) -> float:
