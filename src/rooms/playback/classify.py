@@ -124,6 +124,15 @@ def aged_sql(now: datetime, t: Thresholds = DEFAULT) -> ColumnElement[int]:
                 else_=0)
 
 
+def mood_sql(now: datetime, t: Thresholds = DEFAULT) -> ColumnElement[str]:
+    """The mood rule of `mood_of` as SQL."""
+    ln, dn = lane_sql(now, t), density_sql(t)
+    return case((and_(ln == "fresh", dn == "light"), "clear"), (ln == "fresh", "gathering"),
+                (and_(ln == "worn", dn == "dense"), "weathered"), (ln == "worn", "hushed"),
+                (or_(dn == "dense", aged_sql(now, t) == 1), "suspended"),
+                else_="hushed")
+
+
 def playable(now: datetime | ColumnElement[datetime], *, use_status_index: bool = True,
              use_expiry_index: bool = True) -> ColumnElement[bool]:
     """ACTIVE, not expired, and something to play: its raw audio or an unexpired essence.

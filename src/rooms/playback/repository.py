@@ -20,7 +20,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
-    and_,
     bindparam,
     case,
     func,
@@ -35,27 +34,18 @@ from sqlalchemy.sql import Executable
 
 from rooms.models import AccessEvent, Artifact, StewardState
 from rooms.models.base import UTCDateTime
+from rooms.models.steward import SWITCHES
 from rooms.playback import classify
-from rooms.playback.classify import Density, Lane, Mood, Thresholds
+from rooms.playback.classify import Density, Lane, Mood
 from rooms.playback.pool import PROFILES, Candidate, Policy
 
 NARROW_WINDOW = 500
-FLAGS = ("intake_paused", "playback_paused", "quieter_mode", "maintenance_mode")
 _COLUMNS = (Artifact.id, Artifact.wear, Artifact.play_count, Artifact.duration_ms,
             Artifact.created_at, Artifact.last_access_at, Artifact.effect_profile,
             Artifact.topic_tag, Artifact.lifecycle_status, Artifact.deployment_kind,
             Artifact.raw_uri != "")
 RANK = (Artifact.play_count, Artifact.wear, Artifact.created_at.desc())
 SETTLED = (Artifact.last_access_at.asc().nulls_first(), *RANK)
-
-
-def mood_sql(now: datetime, t: Thresholds) -> ColumnElement[str]:
-    """The mood rule of `classify.mood_of` as SQL."""
-    ln, dn = classify.lane_sql(now, t), classify.density_sql(t)
-    return case((and_(ln == "fresh", dn == "light"), "clear"), (ln == "fresh", "gathering"),
-                (and_(ln == "worn", dn == "dense"), "weathered"), (ln == "worn", "hushed"),
-                (or_(dn == "dense", classify.aged_sql(now, t) == 1), "suspended"),
-                else_="hushed")
 
 
 def _candidates(rows: Iterable[Sequence[Any]]) -> list[Candidate]:
@@ -120,7 +110,7 @@ def narrowed(conn: Connection, now: datetime, p: Policy, *, exclude: Sequence[in
     if density is not None:
         conds.append(classify.density_sql(t) == density)
     if mood is not None:
-        conds.append(mood_sql(now, t) == mood)
+        conds.append(classify.mood_sql(now, t) == mood)
     cooled_first = case((_cooled(_cutoff(now, p)), 0), else_=1)
     query = select(*_COLUMNS).where(*conds).order_by(cooled_first, *RANK)
     return _candidates(conn.execute(query.limit(p.candidate_limit)).all())
@@ -134,10 +124,10 @@ def pool_size(conn: Connection, now: datetime) -> int:
 
 def steward_flags(conn: Connection) -> dict[str, Any]:
     """The steward's switches and mood bias (defaults before any change)."""
-    columns = [getattr(StewardState, f) for f in FLAGS]
+    columns = [getattr(StewardState, f) for f in SWITCHES]
     state = conn.execute(select(*columns, StewardState.mood_bias).where(
         StewardState.singleton_key == "default")).first()
-    flags: dict[str, Any] = {f: bool(state[i]) if state else False for i, f in enumerate(FLAGS)}
+    flags: dict[str, Any] = {f: bool(state[i]) if state else False for i, f in enumerate(SWITCHES)}
     flags["mood_bias"] = str(state[-1]) if state else ""
     return flags
 
