@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
@@ -30,10 +31,10 @@ router = APIRouter(prefix="/api/v1", tags=["recordings"])
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-async def _upload(request: Request, res: Resources) -> ParsedUpload:
-    staging = res.blobs.staging_dir()
-    return await receive_upload(request, max_bytes=res.settings.ingest_max_upload_bytes,
-                                staging=staging)
+def _upload(request: Request, res: Resources) -> AbstractAsyncContextManager[ParsedUpload]:
+    """The request's multipart body; its spool is deleted when the `async with` exits."""
+    return receive_upload(request, max_bytes=res.settings.ingest_max_upload_bytes,
+                          staging=res.blobs.staging_dir())
 
 
 async def _charge_ingest(request: Request, res: Resources) -> None:
@@ -54,11 +55,8 @@ async def create_artifact(request: Request, uow: UowDep, res: ResourcesDep,
     if scope is not None and (first := await service.replay(uow, scope)) is not None:
         return _ingest_response(first)
     await _charge_ingest(request, res)
-    upload = await _upload(request, res)
-    try:
+    async with _upload(request, res) as upload:
         result = await service.ingest(uow, upload, scope=scope)
-    finally:
-        upload.discard()
     return _ingest_response(result)
 
 
@@ -75,11 +73,8 @@ async def create_ephemeral(request: Request, uow: UowDep, res: ResourcesDep) -> 
     """NOSAVE: keep the take just long enough for one play, then it is gone."""
     await service.ensure_intake_open(uow)
     await _charge_ingest(request, res)
-    upload = await _upload(request, res)
-    try:
+    async with _upload(request, res) as upload:
         artifact = await service.ingest_ephemeral(uow, upload)
-    finally:
-        upload.discard()
     ttl = max(1, int((artifact.expires_at - artifact.created_at).total_seconds())
               if artifact.expires_at else 300)
     body = EphemeralOut(artifact_id=artifact.id,

@@ -13,6 +13,7 @@ from rooms.jobs.registry import JobContext, cron
 from rooms.logging import get_logger
 from rooms.models import Artifact, Derivative, utcnow
 from rooms.recordings import repository
+from rooms.storage import SPOOL_GRACE
 
 log = get_logger("rooms.recordings.sweep")
 T = TypeVar("T")
@@ -74,3 +75,16 @@ async def expire_ephemeral(ctx: JobContext, now_ts: float | None = None) -> int:
 
 def _chunks(items: list[T], size: int) -> list[list[T]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+@cron(interval_s=600, timeout_s=120)
+async def sweep_stale_spools(ctx: JobContext, now_ts: float | None = None) -> int:
+    """Delete upload spools nobody wrote to for SPOOL_GRACE (a crash or kill -9 mid-upload).
+
+    The same sweep runs when a process opens its blob store (start-up).
+    """
+    deps = JobDeps.of(ctx)
+    removed = await deps.blobs.sweep_staging(_now(now_ts) - SPOOL_GRACE)
+    if removed:
+        log.info("recordings.sweep.stale_spools", count=removed)
+    return removed
