@@ -71,6 +71,26 @@ async def test_ping_pong_and_request_errors(live_server: LiveServer) -> None:
         assert await c.request({"op": "ping"}) == {"op": "pong"}
 
 
+@pytest.mark.parametrize("text", ["[" * 30_000, "[" * 9 + "]" * 9,
+                                  '{"op":"ping","x":' + "{\"a\":" * 10_000 + "1" + "}" * 10_001])
+async def test_deep_nesting_is_bad_json_and_the_connection_stays(live_server: LiveServer,
+                                                                 text: str) -> None:
+    async with live_client(live_server) as c:
+        reply = await c.request(text)
+        assert reply["op"] == "error" and reply["error"]["code"] == "bad_json"
+        assert await c.request({"op": "ping"}) == {"op": "pong"}
+
+
+def test_nesting_depth_counts_brackets_outside_strings_only() -> None:
+    from rooms.live.protocol import MAX_JSON_DEPTH, nests_deeper, parse_request
+
+    assert not nests_deeper('{"op":"ping","pad":"' + "[" * 100 + '"}', MAX_JSON_DEPTH)
+    assert not nests_deeper('{"pad":"\\"' + "[" * 100 + '"}', MAX_JSON_DEPTH)  # \" in a string
+    assert nests_deeper('{"pad":"\\\\",' + '"b":' + "[" * 9 + "]" * 9 + "}", MAX_JSON_DEPTH)
+    assert not nests_deeper("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH, MAX_JSON_DEPTH)
+    assert parse_request('{"op":"ping","pad":"[[[[[[[[[[[[[["}', frozenset()).op == "ping"
+
+
 async def test_an_oversized_message_is_refused_with_1009(live_server: LiveServer) -> None:
     limit = live_server.hub.settings.live_max_message_bytes
     async with live_client(live_server) as c:

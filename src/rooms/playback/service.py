@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from rooms.deps import UnitOfWork
 from rooms.errors import Gone
 from rooms.kit import tokens
+from rooms.kit.bounds import MAX_ROW_ID
 from rooms.logging import get_logger
 from rooms.playback import media_tokens, pool, repository
 from rooms.playback.classify import Density, Lane, Mood, density
@@ -172,9 +173,11 @@ def parse_exclude(raw: str | None, limit: int = 50) -> tuple[int, ...]:
         part = part.strip()
         if not part:
             continue
-        if not part.isascii() or not part.isdigit() or len(part) > 18:
+        digits = part.lstrip("0") or "0"
+        if not part.isascii() or not part.isdigit() or len(digits) > 10 \
+                or int(digits) > MAX_ROW_ID:
             raise ValueError(part[:20])
-        ids.append(int(part))
+        ids.append(int(digits))
     return tuple(dict.fromkeys(ids))
 
 

@@ -198,7 +198,7 @@ async def _read(request: Request, collector: _Collector, boundary: bytes,
     except RoomsError:
         raise
     except Exception as exc:  # python-multipart's own parse errors, whatever their class
-        raise _bad(f"malformed multipart body ({type(exc).__name__})") from None
+        raise _bad(f"malformed multipart body: {str(exc)[:120] or type(exc).__name__}") from None
     if not collector.complete:
         raise RoomsError("the upload ended before its last part was complete (no closing "
                          "boundary); nothing was kept", code="upload_incomplete")
