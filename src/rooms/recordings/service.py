@@ -242,13 +242,14 @@ async def revoke(uow: UnitOfWork, raw_code: str) -> tuple[int, int]:
 
 
 async def consume_ephemeral(uow: UnitOfWork, artifact_id: int) -> None:
-    """Dispose of an unplayed NOSAVE take: claim the row, delete the blob, then commit (a
-    storage failure rolls the claim back, so the take is never marked gone while kept)."""
+    """Dispose of a NOSAVE take now, unplayed or inside its listening window: mark the row,
+    delete the blob, then commit (a storage failure rolls the mark back, so the take is
+    never marked gone while kept)."""
     await uow.begin_write()
-    key = await repository.claim_ephemeral(uow.session, artifact_id)
+    key = await repository.take_nosave_blob(uow.session, artifact_id)
     if key is None:
         if await repository.get(uow.session, artifact_id) is None:
             raise NotFound("no such take", code="not_found")
         raise Gone("this take was already played or disposed of", code="gone")
-    if key:
-        await delete_blobs(uow.resources.blobs, [key])
+    await delete_blobs(uow.resources.blobs, [key])
+    await repository.blob_deleted(uow.session, artifact_id)

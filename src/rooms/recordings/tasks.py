@@ -12,7 +12,7 @@ from rooms.jobs.context import JobDeps
 from rooms.jobs.registry import JobContext, cron
 from rooms.logging import get_logger
 from rooms.models import Artifact, Derivative, utcnow
-from rooms.recordings import repository
+from rooms.recordings import nosave, repository
 from rooms.storage import SPOOL_GRACE
 
 log = get_logger("rooms.recordings.sweep")
@@ -57,20 +57,19 @@ async def sweep_orphan_blobs(ctx: JobContext, now_ts: float | None = None) -> in
     return deleted
 
 
-@cron(interval_s=60, timeout_s=120)
+@cron(interval_s=15, timeout_s=120)
 async def expire_ephemeral(ctx: JobContext, now_ts: float | None = None) -> int:
-    """NOSAVE takes nobody played within their five minutes: delete the blob, then the row."""
+    """Delete every NOSAVE blob whose time is up: unplayed past its five minutes, or played
+    and its listening window closed. Level-triggered: what a restart interrupted is found
+    again on the next run. Returns how many blobs it deleted."""
     deps = JobDeps.of(ctx)
     now = _now(now_ts)
     async with deps.sessions() as session:
-        stale = (await session.execute(select(Artifact.id, Artifact.raw_uri).where(
-            Artifact.status == "EPHEMERAL", Artifact.expires_at <= now))).all()
-    for artifact_id, _ in stale:
-        async with deps.sessions.begin() as session:
-            key = await repository.claim_ephemeral(session, artifact_id)
-            if key:  # inside the transaction: a storage failure leaves it EPHEMERAL
-                await deps.blobs.delete(key)
-    return len(stale)
+        due = await repository.nosave_blobs_due(session, now)
+    deleted = 0
+    for artifact_id in due:  # one transaction each: a storage failure keeps only that one
+        deleted += await nosave.dispose(deps.sessions, deps.blobs, artifact_id, due_by=now)
+    return deleted
 
 
 def _chunks(items: list[T], size: int) -> list[list[T]]:
