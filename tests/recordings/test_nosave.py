@@ -145,3 +145,18 @@ async def test_an_unplayed_take_past_its_five_minutes_is_gone(client: httpx.Asyn
     freeze(app, utcnow() + timedelta(minutes=5, seconds=1))  # the job has not run yet
     assert (await client.get(take["play_url"], headers=CLIENT)).status_code == 410
     assert await blob_keys(app) == []
+
+
+async def test_a_window_opened_at_the_last_moment_outlives_the_play_url(
+        client: httpx.AsyncClient, app: FastAPI) -> None:
+    import time
+
+    from rooms.kit import tokens
+
+    take = await nosave_take(client, wav16(0.5))
+    token = take["play_url"].rsplit("/", 1)[1]
+    expires = datetime.fromisoformat(take["expires_at"].replace("Z", "+00:00"))
+    payload = tokens.verify(resources(app).settings.secret_key.get_secret_value(),
+                            "ephemeral_audio", token)
+    assert payload["exp"] >= expires.timestamp() + WINDOW.total_seconds() - 1
+    assert payload["exp"] > time.time()

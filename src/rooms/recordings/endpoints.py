@@ -75,8 +75,9 @@ async def create_ephemeral(request: Request, uow: UowDep, res: ResourcesDep) -> 
     await _charge_ingest(request, res)
     async with _upload(request, res) as upload:
         artifact = await service.ingest_ephemeral(uow, upload)
-    ttl = max(1, int((artifact.expires_at - artifact.created_at).total_seconds())
-              if artifact.expires_at else 300)
+    lifetime = max(1, int((artifact.expires_at - artifact.created_at).total_seconds())
+                   if artifact.expires_at else 300)
+    ttl = lifetime + res.settings.nosave_listen_window_s  # a window opened at the last moment
     body = EphemeralOut(artifact_id=artifact.id,
                         play_url=media_url(res.settings, EPHEMERAL_AUDIO, artifact.id, ttl),
                         expires_at=iso(artifact.expires_at))
