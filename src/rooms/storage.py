@@ -312,7 +312,8 @@ class S3BlobStore:
         self.bucket = bucket
         self._stack = stack
         # one spool folder per bucket: what its sweep deletes is this store's own leftovers
-        self._staging = (staging or Path(tempfile.gettempdir()) / f"rooms-spool-{bucket}")
+        self._staging = (staging or Path(tempfile.gettempdir()) / f"rooms-spool-{bucket}"
+                         ).resolve()
         self._staging.mkdir(parents=True, exist_ok=True)
 
     @classmethod
@@ -431,8 +432,6 @@ class S3BlobStore:
 
     async def aclose(self) -> None:
         await self._stack.aclose()
-        with contextlib.suppress(OSError):  # only when empty: nothing in flight is lost
-            self._staging.rmdir()
 
 
 async def open_blob_store(url: str, *, endpoint_url: str = "", access_key: str = "",
