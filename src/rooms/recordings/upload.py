@@ -26,7 +26,7 @@ from rooms.errors import RoomsError, TooLarge, UnsupportedMedia
 
 MAX_FIELDS = 16
 MAX_FIELD_BYTES = 4096
-MAX_BOUNDARY = 200  # RFC 2046 allows 70; browsers send about 40; python-multipart stops at 256
+MAX_BOUNDARY = 256  # python-multipart's own ceiling; RFC 2046 allows 70, browsers send ~40
 MULTIPART_OVERHEAD = 64 * 1024  # headers and small fields on top of the file itself
 
 
