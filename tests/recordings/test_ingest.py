@@ -29,7 +29,7 @@ async def test_room_take_is_stored_with_its_consent(client: httpx.AsyncClient,
         "ACTIVE", "ROOM", 2500, 48000)  # duration from the samples, not the client's claim
     assert (art["wear"], art["play_count"], art["effect_profile"], art["topic_tag"]) == (
         0.0, 0, "clear", "harbour")
-    assert re.fullmatch(r"[A-Z0-9]{10}", body["revocation_token"])
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{10}", body["revocation_token"])  # Crockford
     assert art["created_at"].endswith("Z") and art["expires_at"].endswith("Z")
     res = resources(app)
     async with res.sessions() as session:
@@ -157,6 +157,18 @@ async def test_bad_fields_get_clear_codes(client: httpx.AsyncClient, app: FastAP
     if code == "invalid_effect_profile":
         assert resp.json()["error"]["message"] == (
             "effect_profile must be one of: clear, warm, radio, dream.")
+    assert await blob_keys(app) == []
+
+
+@pytest.mark.parametrize("mode", [None, "", "  "], ids=["absent", "empty", "blank"])
+async def test_consent_is_never_assumed(client: httpx.AsyncClient, app: FastAPI,
+                                        mode: str | None) -> None:
+    form = {} if mode is None else {"consent_mode": mode}
+    resp = await client.post("/api/v1/artifacts/audio", data=form, headers=CLIENT,
+                             files={"file": ("take.wav", wav16(1.0), "audio/wav")})
+    assert (resp.status_code, resp.json()["error"]["code"]) == (400, "consent_required")
+    assert "ROOM or FOSSIL" in resp.json()["error"]["message"]
+    assert await artifact_count(app) == 0
     assert await blob_keys(app) == []
 
 
