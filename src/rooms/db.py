@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+from rooms.assets import asset_dir
+
+MIGRATIONS_DIR = asset_dir("migrations")  # shipped inside the package, see rooms.assets
 
 
 def create_engine(url: str) -> AsyncEngine:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from rooms.assets import asset_dir
 from rooms.recordings import consent
 
-ROOT = Path(__file__).resolve().parents[3]
-templates = Jinja2Templates(directory=str(ROOT / "templates"))
+templates = Jinja2Templates(directory=asset_dir("templates"))
 
 router = APIRouter(include_in_schema=False)
 
