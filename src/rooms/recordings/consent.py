@@ -19,6 +19,7 @@ import hmac
 import itertools
 import re
 import secrets
+import string
 import unicodedata
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -26,8 +27,8 @@ from typing import Any, Literal
 from rooms.config import Settings
 
 ConsentMode = Literal["ROOM", "FOSSIL", "NOSAVE"]
-CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
-LEGACY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"  # codes issued before Crockford
+# Crockford base32: 0-9 and A-Z without I, L, O, U (32 symbols, none a look-alike of another).
+CODE_ALPHABET = "".join(c for c in string.digits + string.ascii_uppercase if c not in "ILOU")
 CODE_LENGTH = 10
 CODE_PATTERN = re.compile(rf"[A-Z0-9]{{{CODE_LENGTH}}}")  # new and legacy codes alike
 EPHEMERAL_TTL = timedelta(minutes=5)
