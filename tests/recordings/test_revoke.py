@@ -178,8 +178,7 @@ async def test_room_hears_of_new_and_revoked_takes(client: httpx.AsyncClient,
 
 async def _as_legacy(app: FastAPI, artifact_id: int, legacy_code: str) -> None:
     """Store the take's consent under a code of the old A-Z0-9 alphabet (hash only, as then)."""
-    res = resources(app)
-    async with res.sessions.begin() as session:
+    async with writing(resources(app)) as session:
         row = await session.get(Artifact, artifact_id)
         assert row is not None
         manifest = await session.get(ConsentManifest, row.consent_id)
