@@ -24,15 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from rooms.config import Settings
 from rooms.errors import Gone
 from rooms.logging import get_logger
 from rooms.models import utcnow
 from rooms.recordings import repository
 from rooms.resources import Resources
-from rooms.storage import BlobStore
+from rooms.uow import unit_of_work
 
 log = get_logger("rooms.recordings.nosave")
 
@@ -71,9 +69,10 @@ async def listen(res: Resources, artifact_id: int, client: str) -> str:
         state = await repository.nosave_state(session, artifact_id)
     if state is not None and state.status == "EPHEMERAL":
         until = now + timedelta(seconds=res.settings.nosave_listen_window_s)
-        async with res.sessions.begin() as session:
-            key = await repository.claim_nosave(session, artifact_id, listener=me, now=now,
-                                                until=until)
+        async with unit_of_work(res) as uow:
+            await uow.begin_write()
+            key = await repository.claim_nosave(uow.session, artifact_id, listener=me,
+                                                now=now, until=until)
         if key is not None:
             log.info("nosave.window_opened", artifact_id=artifact_id,
                      window_s=res.settings.nosave_listen_window_s)
@@ -86,20 +85,23 @@ async def listen(res: Resources, artifact_id: int, client: str) -> str:
     if open_ and state.status == "REVOKED" and state.listener == me:
         return state.blob_key
     if not open_:  # closed, and nobody has deleted the blob yet: now
-        await dispose(res.sessions, res.blobs, artifact_id, due_by=now)
+        await dispose(res, artifact_id, due_by=now)
     raise _gone()
 
 
-async def dispose(sessions: async_sessionmaker[AsyncSession], blobs: BlobStore,
-                  artifact_id: int, *, due_by: datetime | None = None) -> bool:
-    """Delete a NOSAVE take's blob (with `due_by`: only if its time is up by then); True if
-    this call deleted it. The row is marked in the same transaction, after the delete, so
-    a storage failure leaves it to be found again."""
-    async with sessions.begin() as session:
-        key = await repository.take_nosave_blob(session, artifact_id, due_by=due_by)
-        if key is None:
-            return False
-        await blobs.delete(key)
-        await repository.blob_deleted(session, artifact_id)
+async def dispose(res: Resources, artifact_id: int, *, due_by: datetime | None = None) -> bool:
+    """Delete a NOSAVE take's blob (with `due_by`: only if its time is up by then), then
+    mark the row; True if this call deleted it. The blob goes first and outside the write
+    slot: a storage failure changes nothing, and the take is found again."""
+    async with res.sessions() as session:
+        state = await repository.nosave_state(session, artifact_id)
+    if state is None or not state.blob_key:
+        return False
+    if due_by is not None and (state.ends_at is None or state.ends_at > due_by):
+        return False
+    await res.blobs.delete(state.blob_key)
+    async with unit_of_work(res) as uow:
+        await uow.begin_write()
+        await repository.blob_deleted(uow.session, artifact_id, state.blob_key)
     log.info("nosave.blob_deleted", artifact_id=artifact_id)
     return True

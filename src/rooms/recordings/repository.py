@@ -7,15 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rooms.models import AccessEvent, Artifact, ConsentManifest, Derivative, StewardState
-
-
-async def steward_state(session: AsyncSession) -> StewardState | None:
-    return (await session.execute(
-        select(StewardState).where(StewardState.singleton_key == "default"))).scalar()
+from rooms.models import AccessEvent, Artifact, ConsentManifest, Derivative
 
 
 async def by_idempotency_key(session: AsyncSession, key: str) -> Artifact | None:
@@ -27,9 +22,16 @@ async def get(session: AsyncSession, artifact_id: int) -> Artifact | None:
     return await session.get(Artifact, artifact_id)
 
 
-async def consent_by_hash(session: AsyncSession, token_hash: str) -> ConsentManifest | None:
-    return (await session.execute(select(ConsentManifest).where(
-        ConsentManifest.revocation_token_hash == token_hash))).scalar()
+async def consent_by_hashes(session: AsyncSession,
+                            token_hashes: Sequence[str]) -> ConsentManifest | None:
+    """The manifest stored under the first of `token_hashes` that matches (most likely first;
+    `consent.candidate_hashes` gives at most 1024, one query)."""
+    if not token_hashes:
+        return None
+    found = {m.revocation_token_hash: m for m in (await session.execute(
+        select(ConsentManifest).where(ConsentManifest.revocation_token_hash.in_(
+            token_hashes)))).scalars()}
+    return next((found[h] for h in token_hashes if h in found), None)
 
 
 async def artifacts_of_consent(session: AsyncSession, consent_id: int) -> Sequence[Artifact]:
@@ -87,22 +89,10 @@ async def claim_nosave(session: AsyncSession, artifact_id: int, *, listener: str
     return str(row[0])
 
 
-async def take_nosave_blob(session: AsyncSession, artifact_id: int, *,
-                           due_by: datetime | None = None) -> str | None:
-    """Mark a NOSAVE take gone (REVOKED) and return the key of its blob, which the caller
-    deletes before `blob_deleted` and commit; None when no blob is left (or, with `due_by`,
-    its time is not up yet). Locks the row: a second caller waits, then gets None."""
-    query = update(Artifact).where(Artifact.id == artifact_id,
-                                   Artifact.consent_mode == "NOSAVE", Artifact.raw_uri != "")
-    if due_by is not None:
-        query = query.where(Artifact.expires_at <= due_by)
-    row = (await session.execute(
-        query.values(status="REVOKED").returning(Artifact.raw_uri))).first()
-    return None if row is None else str(row[0])
-
-
-async def blob_deleted(session: AsyncSession, artifact_id: int) -> None:
-    await session.execute(update(Artifact).where(Artifact.id == artifact_id).values(raw_uri=""))
+async def blob_deleted(session: AsyncSession, artifact_id: int, key: str) -> None:
+    """The NOSAVE take's blob `key` is deleted: the row says so (REVOKED, no blob)."""
+    await session.execute(update(Artifact).where(
+        Artifact.id == artifact_id, Artifact.raw_uri == key).values(status="REVOKED", raw_uri=""))
 
 
 async def nosave_blobs_due(session: AsyncSession, now: datetime) -> list[int]:
@@ -118,15 +108,11 @@ def _column_values(obj: Artifact | ConsentManifest) -> dict[str, Any]:
             if c.key != "id" and getattr(obj, c.key) is not None}
 
 
-def insert_take_sync(engine: Engine, manifest: ConsentManifest, artifact: Artifact) -> None:
-    """Insert a take's manifest and artifact and commit, in one go on a sync SQLite engine.
-
-    Run through `asyncio.to_thread`; sets the ids on the (transient) objects.
-    """
-    with engine.begin() as conn:
-        manifest_id = conn.execute(insert(ConsentManifest).values(
-            **_column_values(manifest)).returning(ConsentManifest.id)).scalar_one()
-        artifact.consent_id = manifest_id
-        artifact_id = conn.execute(insert(Artifact).values(
-            **_column_values(artifact)).returning(Artifact.id)).scalar_one()
-    manifest.id, artifact.id = manifest_id, artifact_id
+def insert_take_sync(conn: Connection, manifest: ConsentManifest, artifact: Artifact) -> None:
+    """Insert a take's manifest and artifact on `conn` (for `Database.write`, which commits
+    them together); sets the ids on the (transient) objects."""
+    manifest_id = conn.execute(insert(ConsentManifest).values(
+        **_column_values(manifest)).returning(ConsentManifest.id)).scalar_one()
+    artifact_id = conn.execute(insert(Artifact).values(
+        **_column_values(artifact), consent_id=manifest_id).returning(Artifact.id)).scalar_one()
+    manifest.id, artifact.id, artifact.consent_id = manifest_id, artifact_id, manifest_id

@@ -13,6 +13,7 @@ from rooms.jobs.registry import JobContext, cron
 from rooms.logging import get_logger
 from rooms.models import Artifact, Derivative, utcnow
 from rooms.recordings import nosave, repository
+from rooms.resources import Resources
 from rooms.storage import SPOOL_GRACE
 
 log = get_logger("rooms.recordings.sweep")
@@ -62,13 +63,13 @@ async def expire_ephemeral(ctx: JobContext, now_ts: float | None = None) -> int:
     """Delete every NOSAVE blob whose time is up: unplayed past its five minutes, or played
     and its listening window closed. Level-triggered: what a restart interrupted is found
     again on the next run. Returns how many blobs it deleted."""
-    deps = JobDeps.of(ctx)
+    res: Resources = ctx["resources"]
     now = _now(now_ts)
-    async with deps.sessions() as session:
+    async with res.sessions() as session:
         due = await repository.nosave_blobs_due(session, now)
     deleted = 0
-    for artifact_id in due:  # one transaction each: a storage failure keeps only that one
-        deleted += await nosave.dispose(deps.sessions, deps.blobs, artifact_id, due_by=now)
+    for artifact_id in due:  # one at a time: a storage failure keeps only that one
+        deleted += await nosave.dispose(res, artifact_id, due_by=now)
     return deleted
 
 
