@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 ASSETS = "/docs/assets"
 ERROR_REF = "#/components/schemas/Error"
+OPERATOR_PATHS = ("/api/v1/operator/", "/api/v1/node/")
 
 DESCRIPTIONS: dict[int, str] = {
     400: "Invalid request: a parameter or the body is malformed (`invalid_request` or a "
@@ -73,12 +74,20 @@ def build_document(app: FastAPI) -> dict[str, Any]:
     """FastAPI's document with 422 replaced by 400 `Error` and its validation schemas gone."""
     schema = get_openapi(title=app.title, version=app.version, description=app.description,
                          routes=app.routes)
-    for path_item in schema.get("paths", {}).values():
+    for path, path_item in schema.get("paths", {}).items():
         for operation in path_item.values():
             responses: dict[str, Any] = operation.get("responses", {})
             if responses.pop("422", None) is not None and "400" not in responses:
                 responses["400"] = _error_response(DESCRIPTIONS[400])
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
+            if path.startswith(OPERATOR_PATHS):  # a bearer secret or the session cookie
+                operation["security"] = [{"opsBearer": []}, {"opsSession": []}]
+    schema["components"] = schema.get("components", {})
+    schema["components"]["securitySchemes"] = {
+        "opsBearer": {"type": "http", "scheme": "bearer",
+                      "description": "`Authorization: Bearer <OPS_SHARED_SECRET>`"},
+        "opsSession": {"type": "apiKey", "in": "cookie", "name": "rooms_ops",
+                       "description": "The session cookie POST /ops/login sets"}}
+    components = schema["components"].setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
     components.setdefault("Error", {
