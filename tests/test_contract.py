@@ -230,6 +230,8 @@ async def test_allow_lists_every_method_of_a_path(client: httpx.AsyncClient) -> 
     assert wrong.json()["error"]["code"] == "method_not_allowed"
     put = await client.put("/api/v1/pool/next")
     assert put.status_code == 405 and "GET" in put.headers["allow"]
+    static = await client.post("/docs/assets/swagger-ui.css")
+    assert static.status_code == 405 and "GET" in static.headers["allow"]
 
 
 @pytest.mark.parametrize("tier", ["embedded"], indirect=False)

@@ -73,14 +73,15 @@ def method_table(routes: Iterable[BaseRoute]) -> MethodTable:
 def allowed_methods(request: Request) -> str:
     """Every method some route serves at this path (GET and POST where both exist), for Allow.
 
-    Starlette's own 405 names only the first route that matched the path.
+    Starlette's own 405 names only the first route that matched the path. A path no route
+    matches is under a static mount (/static, /docs/assets), which serves GET and HEAD.
     """
     table: MethodTable = getattr(request.app.state, "method_table", [])
-    methods = {"OPTIONS"}
+    methods: set[str] = set()
     for pattern, route_methods in table:
         if pattern.match(request.url.path):
             methods |= route_methods
-    return ", ".join(sorted(methods))
+    return ", ".join(sorted((methods or {"GET", "HEAD"}) | {"OPTIONS"}))
 
 
 def _install_error_handlers(app: FastAPI) -> None:
