@@ -16,10 +16,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Route, compile_path
 
 from rooms import __version__
+from rooms.assets import asset_dir
 from rooms.config import Settings, load_settings
 from rooms.errors import RoomsError
 from rooms.health.endpoints import router as health_router
-from rooms.instance import ensure_secrets
+from rooms.instance import announce_first_start, ensure_secrets
 from rooms.limits import BodyLimitMiddleware
 from rooms.live.endpoints import ServerSendMiddleware
 from rooms.live.endpoints import router as live_router
@@ -32,7 +33,6 @@ from rooms.playback.endpoints import router as playback_router
 from rooms.playback.media import router as media_router
 from rooms.recordings.endpoints import router as recordings_router
 from rooms.resources import open_resources
-from rooms.web.pages import ROOT
 from rooms.web.pages import router as pages_router
 
 log = get_logger("rooms.app")
@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conf = ensure_secrets(settings or load_settings())
         async with open_resources(conf) as res, status_pusher(res):
             app.state.rooms = res
+            announce_first_start(conf)
             log.info("rooms.started", database=conf.resolved_database_url.split(":")[0],
                      blobs=res.blobs.name, jobs=res.jobs.backend)
             yield
@@ -147,7 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.state.method_table = method_table(
         [*app.router.routes, *(route for router in routers for route in router.routes)])
-    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=asset_dir("static")), name="static")
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(ServerSendMiddleware)  # outermost of ours: sees the server's own send
