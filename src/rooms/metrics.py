@@ -24,6 +24,10 @@ class Metrics:
                                       registry=self.registry)
         self.live_subscribers = Gauge("rooms_live_subscribers", "Live subscribers per topic",
                                       ["topic"], registry=self.registry)
+        self.store_fallbacks = Counter(
+            "rooms_store_local_fallbacks", "Store calls answered by this process while Redis "
+            "did not answer (rate limits, lockout, live tokens, sign-outs)", ["op"],
+            registry=self.registry)
         self.dependency_up = Gauge("rooms_dependency_up", "1 when a dependency answers",
                                    ["dependency"], registry=self.registry)
 

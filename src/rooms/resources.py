@@ -18,6 +18,7 @@ from rooms.db import create_engine, create_sqlite_writer, session_factory
 from rooms.jobs import JobQueue
 from rooms.jobs.catalog import load_jobs
 from rooms.kit.ratelimit import RateLimiter
+from rooms.kit.store import MemoryStore, Store, make_store
 from rooms.live.hub import Hub
 from rooms.metrics import Metrics
 from rooms.ops.lockout import LoginLockout
@@ -37,7 +38,8 @@ class Resources:
     hub: Hub
     supervisor: Supervisor
     metrics: Metrics
-    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(None))
+    store: Store = field(default_factory=MemoryStore)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
     ops_sessions: OpsSessions = field(default_factory=OpsSessions)
     ops_lockout: LoginLockout = field(default_factory=LoginLockout)
     write_lock: asyncio.Lock | None = None
@@ -91,13 +93,15 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             jobs = InProcessQueue(ctx, maxsize=settings.job_queue_size, concurrency=2,
                                   default_timeout_s=settings.job_timeout_s,
                                   default_max_tries=settings.job_max_tries)
-        hub = Hub(settings=settings, redis=redis)
+        store = make_store(redis, settings.redis_url,
+                           on_fallback=lambda op: metrics.store_fallbacks.labels(op).inc())
+        hub = Hub(settings=settings, redis=redis, store=store)
         sessions = session_factory(engine)
         supervisor = await build_supervisor(settings, hub, sessions)
         res = Resources(settings=settings, engine=engine, sessions=sessions,
                         blobs=blobs, redis=redis, jobs=jobs, hub=hub, supervisor=supervisor,
-                        metrics=metrics, limiter=RateLimiter(redis),
-                        ops_sessions=OpsSessions(redis), ops_lockout=LoginLockout(redis),
+                        metrics=metrics, store=store, limiter=RateLimiter(store),
+                        ops_sessions=OpsSessions(store), ops_lockout=LoginLockout(store),
                         write_lock=asyncio.Lock() if settings.embedded else None,
                         sqlite_writer=sqlite_writer)
         ctx.update(res.job_context())
