@@ -14,6 +14,7 @@ from rooms.kit.store import MemoryStore, Store, make_store
 from rooms.live.guards import bearer_is_ops_secret, ops_network_allowed, origin_allowed
 from rooms.live.tokens import LiveTokens, TokenRefused
 from tests.conftest import make_settings
+from tests.respell import respellings
 
 SECRET = "s" * 40
 
@@ -54,6 +55,18 @@ async def test_a_token_is_single_use_and_single_purpose(redis: Redis | None,
         assert await _reason(other_process, token) == "used"
     assert await _reason(LiveTokens(secret="t" * 40, ttl_s=60),
                          tokens.mint("live")) == "invalid"
+
+
+async def test_a_token_has_one_spelling(redis: Redis | None, settings: Settings) -> None:
+    tokens = LiveTokens(secret=SECRET, ttl_s=60, store=_store(redis, settings))
+    token = tokens.mint("live")
+    await tokens.redeem(token, "live")
+    for other in respellings(token):  # each would be a second connection on the same token
+        assert await _reason(tokens, other) == "invalid", other
+    unused = tokens.mint("live")
+    for other in respellings(unused):
+        assert await _reason(tokens, other) == "invalid", other
+    await tokens.redeem(unused, "live")  # the issued spelling still works, once
 
 
 async def test_expired_tampered_and_junk_tokens() -> None:
