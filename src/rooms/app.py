@@ -86,7 +86,8 @@ def _trusted_proxies(scope: Scope) -> tuple[Network, ...]:
     res = getattr(scope["app"].state, "rooms", None) if "app" in scope else None
     if res is None:
         return parse_networks("TRUSTED_PROXIES", Settings.model_fields["trusted_proxies"].default)
-    return res.settings.trusted_proxy_networks()  # type: ignore[no-any-return]
+    settings: Settings = res.settings
+    return settings.trusted_proxy_networks()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
