@@ -15,7 +15,7 @@ process's memory; when Redis does not answer (refused, timed out), each call is 
 from that memory instead of failing, writes made meanwhile are replayed to Redis when it
 answers again, and Redis is not asked again for `retry_s` (so an unreachable host costs one
 timeout, not one per request). A caller that must not act on a process-local answer asks
-with `strict=True` and gets `StoreUnavailable`. The README's "Redis outage" table says
+with `strict=True` and gets `StoreUnavailable`. The README's "When Redis is away" table says
 which use does which.
 """
 
@@ -47,11 +47,6 @@ class StoreUnavailable(Exception):
 
 
 class Store(Protocol):
-    @property
-    def shared(self) -> bool:
-        """True when every process sees the same state (Redis)."""
-        ...
-
     async def incr(self, key: str, ttl_s: float) -> int: ...
 
     async def add(self, key: str, ttl_s: float, *, strict: bool = False) -> bool: ...
@@ -69,8 +64,6 @@ class Store(Protocol):
 
 class MemoryStore:
     """This process's memory; expired keys are forgotten as the map grows."""
-
-    shared = False
 
     def __init__(self, *, clock: Clock = time.time) -> None:
         self.clock = clock  # public so tests can move time instead of sleeping
@@ -135,8 +128,6 @@ def _limits_uri(redis_url: str) -> str:
 class RedisStore:
     """The same operations in Redis, on the app's connection pool. Errors propagate."""
 
-    shared = True
-
     def __init__(self, redis: Redis, redis_url: str, *, prefix: str = PREFIX) -> None:
         self._redis = redis
         self._prefix = prefix
@@ -178,8 +169,6 @@ def _ms(ttl_s: float) -> int:
 class FallbackStore:
     """Redis, answered from this process's memory while Redis is away (module docstring)."""
 
-    shared = True
-
     def __init__(self, redis: RedisStore, local: MemoryStore | None = None, *,
                  retry_s: float = 2.0, clock: Clock = time.monotonic,
                  on_fallback: Callable[[str], None] | None = None) -> None:
@@ -192,11 +181,6 @@ class FallbackStore:
         self._down = False
         # writes Redis missed: key -> (value or None for a delete, wall expiry, set-if-absent)
         self._pending: dict[str, tuple[str | None, float, bool]] = {}
-
-    @property
-    def available(self) -> bool:
-        """False while Redis is known to be away."""
-        return not self._down
 
     async def _ask(self, op: str, call: Callable[[], Awaitable[T]]) -> T:
         """`call()` against Redis, or StoreUnavailable (logged once per outage)."""
