@@ -28,6 +28,9 @@ class Metrics:
             "rooms_store_local_fallbacks", "Store calls answered by this process while Redis "
             "did not answer (rate limits, lockout, live tokens, sign-outs)", ["op"],
             registry=self.registry)
+        self.after_commit_failures = Counter(
+            "rooms_after_commit_failures", "After-commit hooks that raised (the change itself "
+            "was committed)", registry=self.registry)
         self.dependency_up = Gauge("rooms_dependency_up", "1 when a dependency answers",
                                    ["dependency"], registry=self.registry)
 

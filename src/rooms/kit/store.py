@@ -11,12 +11,12 @@ here; pool acks do not (the database makes those exactly-once). One interface, `
 
 `MemoryStore` is the embedded store. With REDIS_URL the store is a `FallbackStore`, which is
 also the one failure policy: Redis is the shared truth; every write but a counter also
-lands in this process's memory; when Redis does not answer (refused, timed out), each call is answered
-from that memory instead of failing, writes made meanwhile are replayed to Redis when it
-answers again, and Redis is not asked again for `retry_s` (so an unreachable host costs one
-timeout, not one per request). A caller that must not act on a process-local answer asks
-with `strict=True` and gets `StoreUnavailable`. The README's "When Redis is away" table says
-which use does which.
+lands in this process's memory; when Redis does not answer (refused, timed out), each call
+is answered from that memory instead of failing, writes made meanwhile are replayed to
+Redis when it answers again, and Redis is not asked again for `retry_s` (so an unreachable
+host costs one timeout, not one per request). A caller that must not act on a
+process-local answer asks with `strict=True` and gets `StoreUnavailable`. The README's
+"When Redis is away" table says which use does which.
 """
 
 from __future__ import annotations
