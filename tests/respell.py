@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
+import string
 
-ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"  # base64url
 
 
 def lenient(text: str) -> bytes:
