@@ -16,6 +16,7 @@ from rooms.live.connection import LiveConnection
 from rooms.live.guards import ops_network_allowed, origin_allowed
 from rooms.live.protocol import (
     CLOSE_FORBIDDEN,
+    CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
     OPS_TOPIC,
     OPS_TOPICS,
@@ -24,6 +25,7 @@ from rooms.live.protocol import (
 )
 from rooms.live.tokens import Purpose, TokenRefused
 from rooms.logging import get_logger
+from rooms.openapi import errors
 from rooms.ops.auth import is_operator
 from rooms.resources import Resources
 
@@ -43,8 +45,9 @@ class LiveTokenOut(BaseModel):
     ws_url: str
 
 
-@router.post("/api/v1/live/token", response_model=LiveTokenOut,
-             responses={401: {}, 403: {}})
+@router.post("/api/v1/live/token", response_model=LiveTokenOut, responses=errors(
+    400, 401, 403, e401="`ops_auth_required` (purpose `ops`)",
+    e403="`ops_network_forbidden` (purpose `ops`)"))
 async def live_token(request: Request, res: ResourcesDep,
                      body: LiveTokenIn | None = None) -> JSONResponse:
     """Mint a short-lived, single-use token that opens /ws/live (or /ws/ops for operators)."""
@@ -132,7 +135,8 @@ class LiveSocket:
         try:
             await res.live.tokens.redeem(websocket.query_params.get("token"), self.kind)
         except TokenRefused as exc:
-            return CLOSE_UNAUTHORIZED, exc.message
+            code = CLOSE_TRY_AGAIN if exc.reason == "unavailable" else CLOSE_UNAUTHORIZED
+            return code, exc.message
         return None
 
 

@@ -2,7 +2,7 @@
 
 The first GET of a take's play URL claims it (EPHEMERAL -> REVOKED, one UPDATE, so exactly
 one request wins) and opens a window of NOSAVE_LISTEN_WINDOW_S for the client that sent it
-(its client id, else its IP; see `throttle.client_id`). Inside the window that client's
+(its client id, else its IP; see `kit.clients.client_id`). Inside the window that client's
 GETs, with or without Range, are served, so a browser can probe, buffer and seek; another
 client, or any GET after the window, gets 410.
 
