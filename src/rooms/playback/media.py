@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from rooms.deps import ResourcesDep
 from rooms.errors import Gone, NotFound
+from rooms.kit.clients import client_id
 from rooms.logging import get_logger
 from rooms.models import Artifact, Derivative, utcnow
 from rooms.openapi import errors
@@ -23,7 +24,6 @@ from rooms.playback import media_tokens
 from rooms.playback.media_tokens import EPHEMERAL_AUDIO, RAW_PURPOSES, SPECTROGRAM_IMAGE
 from rooms.playback.ranges import parse_range
 from rooms.recordings import nosave, repository
-from rooms.kit.clients import client_id
 from rooms.resources import Resources
 from rooms.storage import BlobNotFound, BlobStore, BlobStream
 
