@@ -20,7 +20,7 @@ from rooms.kit.times import iso
 from rooms.live import surface
 from rooms.live.protocol import OPS_TOPIC
 from rooms.logging import get_logger
-from rooms.models import StewardAction, StewardState
+from rooms.models import StewardAction, StewardActionName, StewardState
 from rooms.models.steward import SWITCHES
 from rooms.playback.runtime import pool_runtime
 from rooms.recordings.repository import steward_state
@@ -87,9 +87,8 @@ async def change(uow: UnitOfWork, wanted: ControlsIn, actor: str) -> dict[str, A
         if getattr(state, field) == value:
             continue
         setattr(state, field, value)
-        name = (f"{field}.{'enabled' if value else 'disabled'}" if field in SWITCHES
-                else f"{field}.updated")
-        made.append(StewardAction(action=name, actor=actor, detail=f"{field} set to {value!r}",
+        made.append(StewardAction(action=StewardActionName.for_change(field, value),
+                                  actor=actor, detail=f"{field} set to {value!r}",
                                   payload={"field": field, "value": value}))
     session.add_all(made)
     await session.flush()
@@ -117,7 +116,7 @@ async def _announce(res: Resources, state: dict[str, Any], rows: list[dict[str, 
         await res.hub.publish(OPS_TOPIC, {"event": "steward_action", **row})
 
 
-async def record(uow: UnitOfWork, action: str, actor: str, detail: str,
+async def record(uow: UnitOfWork, action: StewardActionName, actor: str, detail: str,
                  payload: dict[str, Any]) -> None:
     await uow.begin_write()
     uow.session.add(StewardAction(action=action, actor=actor, detail=detail, payload=payload))
@@ -133,7 +132,8 @@ async def restart_worker(uow: UnitOfWork, name: str, actor: str) -> dict[str, An
     sup = uow.resources.supervisor
     if name not in sup.slots:
         raise NotFound(f"no worker named {name!r}", code="worker_not_found")
-    await record(uow, "worker.restarted", actor, f"{name} restarted", {"worker": name})
+    await record(uow, StewardActionName.WORKER_RESTARTED, actor, f"{name} restarted",
+                 {"worker": name})
     result = sup.restart(name)
     log.info("ops.worker.restarted", worker=name, actor=actor)
     return {"worker": name, **result}

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from rooms.deps import ResourcesDep, UowDep
 from rooms.errors import Forbidden
 from rooms.live.guards import origin_allowed
+from rooms.models import ArtifactStatus
 from rooms.ops import artifacts, auth, controls
 from rooms.ops.auth import Operator, OperatorDep
 from rooms.ops.status import node_status
@@ -116,7 +117,7 @@ async def restart_worker(name: str, who: OperatorDep, uow: UowDep) -> JSONRespon
                         headers=NO_STORE)
 
 
-STATUSES = "(?i)^(active|expired|revoked|ephemeral)$"
+STATUSES = f"(?i)^({'|'.join(ArtifactStatus)})$"
 
 
 @router.get("/api/v1/operator/artifacts", responses=ERRORS)

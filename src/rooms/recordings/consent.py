@@ -12,11 +12,11 @@ import hmac
 import re
 import secrets
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from rooms.config import Settings
+from rooms.models.enums import ConsentMode, DerivativeKind
 
-ConsentMode = Literal["ROOM", "FOSSIL", "NOSAVE"]
 CODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 CODE_LENGTH = 10
 CODE_PATTERN = re.compile(rf"[A-Z0-9]{{{CODE_LENGTH}}}")
@@ -42,28 +42,28 @@ def normalize_code(raw: str) -> str | None:
 
 def manifest(mode: ConsentMode, settings: Settings, now: datetime) -> dict[str, Any]:
     """The policy in force at submission, frozen into the ConsentManifest row."""
-    if mode == "FOSSIL":
-        derive = ["spectrogram_png", "essence_wav"]
+    if mode == ConsentMode.FOSSIL:
+        derive = [DerivativeKind.SPECTROGRAM_PNG, DerivativeKind.ESSENCE_WAV]
         retention = {"raw_ttl_hours": settings.raw_ttl_hours_fossil,
                      "derivative_ttl_days": settings.derivative_ttl_days_fossil}
-    elif mode == "ROOM":
+    elif mode == ConsentMode.ROOM:
         derive, retention = [], {"raw_ttl_hours": settings.raw_ttl_hours_room,
                                  "derivative_ttl_days": 0}
     else:
         derive, retention = [], {"raw_ttl_hours": 0, "derivative_ttl_days": 0}
     return {"mode": mode, "version": 1, "submitted_at": now.isoformat(),
             "derive_allowed": derive, "retention": retention,
-            "revocation": {"allowed": mode != "NOSAVE"},
+            "revocation": {"allowed": mode != ConsentMode.NOSAVE},
             "publish": {"raw": False, "derivatives": False}}
 
 
 def expiries(mode: ConsentMode, settings: Settings,
              now: datetime) -> tuple[datetime, datetime]:
     """(artifact expires_at, raw expires_at) for a new take."""
-    if mode == "FOSSIL":
+    if mode == ConsentMode.FOSSIL:
         return (now + timedelta(days=settings.derivative_ttl_days_fossil),
                 now + timedelta(hours=settings.raw_ttl_hours_fossil))
-    if mode == "ROOM":
+    if mode == ConsentMode.ROOM:
         raw = now + timedelta(hours=settings.raw_ttl_hours_room)
         return raw, raw
     return now + EPHEMERAL_TTL, now + EPHEMERAL_TTL

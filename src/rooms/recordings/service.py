@@ -23,7 +23,15 @@ from rooms.errors import Conflict, Gone, NotFound, RoomsError, Unavailable
 from rooms.kit.wav import WavInfo, inspect_wav
 from rooms.live import surface
 from rooms.logging import get_logger
-from rooms.models import Artifact, ConsentManifest, StewardAction, utcnow
+from rooms.models import (
+    Artifact,
+    ArtifactStatus,
+    ConsentManifest,
+    ConsentMode,
+    StewardAction,
+    StewardActionName,
+    utcnow,
+)
 from rooms.recordings import consent, repository
 from rooms.recordings.upload import ParsedUpload
 from rooms.resources import Resources
@@ -64,12 +72,12 @@ def _field(fields: dict[str, str], names: tuple[str, ...], limit: int, what: str
     return value
 
 
-def _mode(fields: dict[str, str]) -> consent.ConsentMode:
-    mode = fields.get("consent_mode", "ROOM").strip().upper() or "ROOM"
-    if mode not in ("ROOM", "FOSSIL"):
+def _mode(fields: dict[str, str]) -> ConsentMode:
+    mode = fields.get("consent_mode", ConsentMode.ROOM).strip().upper() or ConsentMode.ROOM
+    if mode not in (ConsentMode.ROOM, ConsentMode.FOSSIL):
         raise RoomsError("consent_mode must be ROOM or FOSSIL (NOSAVE uses /ephemeral/audio)",
                          code="invalid_consent_mode")
-    return mode  # type: ignore[return-value]
+    return ConsentMode(mode)
 
 
 def _effect(fields: dict[str, str]) -> str:
@@ -150,8 +158,8 @@ async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) ->
     key = await _store(uow, uow.resources.blobs, "raw", upload)
     await uow.begin_write()
     artifact = Artifact(
-        created_at=now, status="ACTIVE", consent_mode=mode, consent=manifest, raw_uri=key,
-        raw_sha256=upload.file.sha256, duration_ms=info.duration_ms,
+        created_at=now, status=ArtifactStatus.ACTIVE, consent_mode=mode, consent=manifest,
+        raw_uri=key, raw_sha256=upload.file.sha256, duration_ms=info.duration_ms,
         sample_rate=info.sample_rate, effect_profile=effect,
         effect_metadata=effect_metadata(effect), deployment_kind=settings.engine_deployment,
         topic_tag=topic, lifecycle_status=lifecycle, wear=0.0, play_count=0,
@@ -174,7 +182,7 @@ async def replay(uow: UnitOfWork, scope: str) -> IngestResult | None:
     existing = await repository.by_idempotency_key(uow.session, scope)
     if existing is None:
         return None
-    if existing.status == "REVOKED":
+    if existing.status == ArtifactStatus.REVOKED:
         raise Gone("that recording was revoked", code="revoked")
     code = consent.new_revocation_code(
         uow.resources.settings.secret_key.get_secret_value(), scope)
@@ -188,13 +196,15 @@ async def ingest_ephemeral(uow: UnitOfWork, upload: ParsedUpload) -> Artifact:
     assert upload.file is not None
     now = utcnow()
     code = consent.new_revocation_code(settings.secret_key.get_secret_value(), None)
-    manifest = ConsentManifest(created_at=now, json=consent.manifest("NOSAVE", settings, now),
+    manifest = ConsentManifest(created_at=now,
+                               json=consent.manifest(ConsentMode.NOSAVE, settings, now),
                                revocation_token_hash=consent.hash_code(code))
-    expires_at, _ = consent.expiries("NOSAVE", settings, now)
+    expires_at, _ = consent.expiries(ConsentMode.NOSAVE, settings, now)
     key = await _store(uow, uow.resources.blobs, "ephemeral", upload)
     await uow.begin_write()
     artifact = Artifact(
-        created_at=now, status="EPHEMERAL", consent_mode="NOSAVE", consent=manifest,
+        created_at=now, status=ArtifactStatus.EPHEMERAL, consent_mode=ConsentMode.NOSAVE,
+        consent=manifest,
         raw_uri=key, raw_sha256=upload.file.sha256, duration_ms=info.duration_ms,
         sample_rate=info.sample_rate, effect_profile=effect,
         effect_metadata=effect_metadata(effect), deployment_kind=settings.engine_deployment,
@@ -222,15 +232,16 @@ async def revoke(uow: UnitOfWork, raw_code: str) -> tuple[int, int]:
     if manifest is None or not manifest.json.get("revocation", {}).get("allowed", True):
         raise NotFound("no recording has that code", code="unknown_token")
     artifacts = [a for a in await repository.artifacts_of_consent(uow.session, manifest.id)
-                 if a.status != "REVOKED"]
+                 if a.status != ArtifactStatus.REVOKED]
     derivatives = await repository.derivatives_of(uow.session, [a.id for a in artifacts])
     keys = [a.raw_uri for a in artifacts if a.raw_uri] + [d.uri for d in derivatives if d.uri]
     await delete_blobs(uow.resources.blobs, keys)
     for artifact in artifacts:
-        artifact.status, artifact.raw_uri = "REVOKED", ""
+        artifact.status, artifact.raw_uri = ArtifactStatus.REVOKED, ""
     for derivative in derivatives:
         await uow.session.delete(derivative)
-    uow.session.add(StewardAction(action="revocation.completed", actor="participant",
+    uow.session.add(StewardAction(action=StewardActionName.REVOCATION_COMPLETED,
+                                  actor="participant",
                                   detail=f"{len(artifacts)} artifact(s) revoked",
                                   payload={"artifact_ids": [a.id for a in artifacts],
                                            "derivatives_deleted": len(derivatives)}))

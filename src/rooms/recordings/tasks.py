@@ -11,7 +11,7 @@ from sqlalchemy import select
 from rooms.jobs.context import JobDeps
 from rooms.jobs.registry import JobContext, cron
 from rooms.logging import get_logger
-from rooms.models import Artifact, Derivative, utcnow
+from rooms.models import Artifact, ArtifactStatus, Derivative, utcnow
 from rooms.recordings import repository
 
 log = get_logger("rooms.recordings.sweep")
@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 # An ingest writes its blob a moment before its row commits; never judge a blob that young.
 ORPHAN_GRACE = timedelta(minutes=15)
-SERVABLE = ("ACTIVE", "EPHEMERAL")
+SERVABLE = (ArtifactStatus.ACTIVE, ArtifactStatus.EPHEMERAL)
 _DERIVED_ID = re.compile(r"derivatives/(\d+)/")
 
 
@@ -63,7 +63,7 @@ async def expire_ephemeral(ctx: JobContext, now_ts: float | None = None) -> int:
     now = _now(now_ts)
     async with deps.sessions() as session:
         stale = (await session.execute(select(Artifact.id, Artifact.raw_uri).where(
-            Artifact.status == "EPHEMERAL", Artifact.expires_at <= now))).all()
+            Artifact.status == ArtifactStatus.EPHEMERAL, Artifact.expires_at <= now))).all()
     for artifact_id, _ in stale:
         async with deps.sessions.begin() as session:
             key = await repository.claim_ephemeral(session, artifact_id)
