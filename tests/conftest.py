@@ -96,7 +96,9 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
                             "blob_store_url": f"file://{tmp_path / 'blobs'}",
                             # no unasked-for node_status events on /ws/ops (tests/ops turns
                             # them on where they are the subject)
-                            "ops_status_push_s": 0}
+                            "ops_status_push_s": 0,
+                            # a write on SQLite without the write slot fails the test
+                            "db_write_guard": "raise"}
     base.update(overrides)
     return load_settings(**base)
 

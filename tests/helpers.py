@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rooms import steward
+from rooms.models import StewardState
 from rooms.resources import Resources
 
 
@@ -28,3 +35,19 @@ async def run_jobs(app: FastAPI) -> None:
         await worker.main()
     finally:
         await worker.close()
+
+
+@asynccontextmanager
+async def writing(res: Resources) -> AsyncIterator[AsyncSession]:
+    """A session in a committed-on-exit transaction that holds the write slot, as every
+    writer of the app does (on SQLite the suite fails a write made without it)."""
+    async with res.db.slot.hold(), res.sessions.begin() as session:
+        yield session
+
+
+async def set_posture(res: Resources, **fields: Any) -> None:
+    """Write the steward's row directly, then drop this process's copy of it, as the
+    `surface` announcement of a committed change does."""
+    async with writing(res) as session:
+        session.add(StewardState(**fields))
+    steward.cache(res).forget()

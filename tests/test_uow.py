@@ -21,6 +21,7 @@ async def test_job_is_enqueued_after_the_commit(app: FastAPI) -> None:
     res = resources(app)
     gen = get_uow(res)
     uow = await anext(gen)
+    await uow.begin_write()
     uow.session.add(StewardAction(action="test.committed"))
     uow.enqueue_after_commit("ensure_node", job_id="ensure-node")
     assert (await res.jobs.stats()).depth == 0  # nothing queued while the transaction is open

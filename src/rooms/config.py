@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     node_location_hint: str = ""
     allowed_hosts: str = "localhost,127.0.0.1"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # A write on SQLite without the process's write slot: logged ("log"), or an error
+    # ("raise", what the test suite runs with, so a path that forgets the slot fails).
+    db_write_guard: Literal["off", "log", "raise"] = "log"
 
     # --- jobs -------------------------------------------------------------------------
     job_timeout_s: float = Field(300.0, gt=0)

@@ -24,6 +24,9 @@ class Metrics:
                                       registry=self.registry)
         self.live_subscribers = Gauge("rooms_live_subscribers", "Live subscribers per topic",
                                       ["topic"], registry=self.registry)
+        self.after_commit_failures = Counter(
+            "rooms_after_commit_failures", "After-commit hooks that raised (the change itself "
+            "was committed)", registry=self.registry)
         self.dependency_up = Gauge("rooms_dependency_up", "1 when a dependency answers",
                                    ["dependency"], registry=self.registry)
 

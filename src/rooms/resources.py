@@ -1,54 +1,83 @@
-"""Everything the app holds for its lifetime, built in one place for the API and the worker."""
+"""Everything a process holds for its lifetime, built in one place for the API and the worker.
+
+`open_resources(settings, role="api")` builds the database, blob store, Redis, job queue,
+live hub and stream supervisor; `role="worker"` (the arq worker) builds the same minus the
+hub and supervisor, and publishes its events to the api processes through Redis. Both hand
+the result to `rooms.uow.unit_of_work`, so a job and a request see the same resources.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from redis.asyncio import Redis
-from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from rooms import steward
 from rooms.config import Settings
-from rooms.db import create_engine, create_sqlite_writer, session_factory
+from rooms.db import Database
 from rooms.jobs import JobQueue
 from rooms.jobs.catalog import load_jobs
 from rooms.kit.ratelimit import RateLimiter
+from rooms.live.bus import RedisPublisher
 from rooms.live.hub import Hub
+from rooms.live.surface import Publisher as Events
 from rooms.metrics import Metrics
 from rooms.ops.lockout import LoginLockout
 from rooms.ops.sessions import OpsSessions
 from rooms.storage import BlobStore, open_blob_store
 from rooms.supervisor import Supervisor, build_supervisor
 
+Role = Literal["api", "worker"]
+
 
 @dataclass
 class Resources:
     settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    db: Database
     blobs: BlobStore
     redis: Redis | None
     jobs: JobQueue
-    hub: Hub
-    supervisor: Supervisor
+    events: Events
+    hub: Hub | None
+    supervisor: Supervisor | None
     metrics: Metrics
+    role: Role = "api"
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(None))
     ops_sessions: OpsSessions = field(default_factory=OpsSessions)
     ops_lockout: LoginLockout = field(default_factory=LoginLockout)
-    write_lock: asyncio.Lock | None = None
-    sqlite_writer: Engine | None = None
     started_at: float = field(default_factory=time.time)
     extras: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.db.engine
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self.db.sessions
+
+    @property
+    def live(self) -> Hub:
+        """The hub (api processes only)."""
+        assert self.hub is not None, "the live hub runs in api processes only"
+        return self.hub
+
+    @property
+    def streams(self) -> Supervisor:
+        """The stream supervisor (api processes only)."""
+        assert self.supervisor is not None, "the supervisor runs in api processes only"
+        return self.supervisor
+
     def job_context(self) -> dict[str, Any]:
-        """What an in-process job sees: the same keys the arq worker's on_startup sets."""
-        return {"settings": self.settings, "engine": self.engine, "sessions": self.sessions,
-                "blobs": self.blobs, "redis": self.redis}
+        """What a job sees, in either runner: the resources, and the keys older jobs read."""
+        return {"resources": self, "settings": self.settings, "engine": self.engine,
+                "sessions": self.sessions, "blobs": self.blobs, "redis": self.redis}
 
 
 async def open_store(settings: Settings) -> BlobStore:
@@ -62,14 +91,11 @@ async def open_store(settings: Settings) -> BlobStore:
 
 
 @asynccontextmanager
-async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
-    """Build engine, blob store, Redis, job queue, hub and supervisor; close them in reverse."""
+async def open_resources(settings: Settings, *, role: Role = "api") -> AsyncIterator[Resources]:
+    """Build what a process of `role` needs; close it in reverse order on exit."""
     async with AsyncExitStack() as stack:
-        engine = create_engine(settings.resolved_database_url)
-        stack.push_async_callback(engine.dispose)
-        sqlite_writer = create_sqlite_writer(settings.resolved_database_url)
-        if sqlite_writer is not None:
-            stack.callback(sqlite_writer.dispose)
+        db = Database(settings.resolved_database_url, guard=settings.db_write_guard)
+        stack.push_async_callback(db.aclose)
         blobs = await open_store(settings)
         stack.push_async_callback(blobs.aclose)
         redis: Redis | None = None
@@ -91,17 +117,24 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             jobs = InProcessQueue(ctx, maxsize=settings.job_queue_size, concurrency=2,
                                   default_timeout_s=settings.job_timeout_s,
                                   default_max_tries=settings.job_max_tries)
-        hub = Hub(settings=settings, redis=redis)
-        sessions = session_factory(engine)
-        supervisor = await build_supervisor(settings, hub, sessions)
-        res = Resources(settings=settings, engine=engine, sessions=sessions,
-                        blobs=blobs, redis=redis, jobs=jobs, hub=hub, supervisor=supervisor,
-                        metrics=metrics, limiter=RateLimiter(redis),
-                        ops_sessions=OpsSessions(redis), ops_lockout=LoginLockout(redis),
-                        write_lock=asyncio.Lock() if settings.embedded else None,
-                        sqlite_writer=sqlite_writer)
+        hub: Hub | None = None
+        supervisor: Supervisor | None = None
+        events: Events
+        if role == "api":
+            hub = events = Hub(settings=settings, redis=redis)
+            supervisor = await build_supervisor(settings, hub, db.sessions)
+        elif redis is not None:
+            events = RedisPublisher(redis, node=f"worker-{secrets.token_hex(3)}")
+        else:
+            raise ValueError("a worker process needs REDIS_URL")
+        res = Resources(settings=settings, db=db, blobs=blobs, redis=redis, jobs=jobs,
+                        events=events, hub=hub, supervisor=supervisor, metrics=metrics,
+                        role=role, limiter=RateLimiter(redis), ops_sessions=OpsSessions(redis),
+                        ops_lockout=LoginLockout(redis))
         ctx.update(res.job_context())
         await stack.enter_async_context(jobs)
-        await stack.enter_async_context(hub)
-        await stack.enter_async_context(supervisor)
+        if hub is not None and supervisor is not None:
+            await stack.enter_async_context(hub)
+            await stack.enter_async_context(steward.follow(res))
+            await stack.enter_async_context(supervisor)
         yield res

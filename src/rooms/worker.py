@@ -9,11 +9,10 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 
 from rooms.config import Settings
-from rooms.db import create_engine, session_factory
 from rooms.instance import ensure_secrets
 from rooms.jobs import arq_queue
 from rooms.jobs.catalog import load_jobs
-from rooms.resources import open_store
+from rooms.resources import open_resources
 
 
 def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
@@ -21,12 +20,9 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
     stack = AsyncExitStack()
 
     async def on_startup(ctx: dict[str, Any]) -> None:
-        engine = create_engine(settings.resolved_database_url)
-        stack.push_async_callback(engine.dispose)
-        blobs = await open_store(settings)
-        stack.push_async_callback(blobs.aclose)
-        ctx.update(settings=settings, engine=engine, sessions=session_factory(engine),
-                   blobs=blobs)
+        res = await stack.enter_async_context(open_resources(settings, role="worker"))
+        # arq's own client stays ctx["redis"]; ours is in the resources
+        ctx.update({k: v for k, v in res.job_context().items() if k != "redis"})
 
     async def on_shutdown(_: dict[str, Any]) -> None:
         await stack.aclose()

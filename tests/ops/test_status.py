@@ -9,11 +9,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from rooms.models import Artifact, ConsentManifest, Derivative, StewardState, utcnow
+from rooms.models import Artifact, ConsentManifest, Derivative, utcnow
 from rooms.ops.status import node_status
 from rooms.playback import classify
 from tests.audio import wav16
-from tests.helpers import resources
+from tests.helpers import resources, set_posture, writing
 from tests.live.conftest import live_client, serve, until
 from tests.ops.conftest import SECRET, login, status
 from tests.recordings.conftest import CLIENT, upload
@@ -90,7 +90,7 @@ async def _insert(app: FastAPI, rows: list[dict[str, Any]],
                   essences: dict[int, datetime | None] | None = None) -> None:
     """Artifacts straight into the database, as months of plays and sweeps leave them."""
     res = resources(app)
-    async with res.sessions.begin() as session:
+    async with writing(res) as session:
         consent = ConsentManifest(json={}, revocation_token_hash="0" * 64)
         session.add(consent)
         await session.flush()
@@ -188,8 +188,7 @@ async def test_a_lopsided_pool_and_a_paused_kiosk_are_flagged(client: httpx.Asyn
                                                               app: FastAPI) -> None:
     for _ in range(3):
         assert (await upload(client)).status_code == 201
-    async with resources(app).sessions.begin() as session:
-        session.add(StewardState(intake_paused=True))
+    await set_posture(resources(app), intake_paused=True)
     body = await node(client)
     assert body["operator_state"]["intake_paused"] is True
     assert body["operator_state"]["updated_at"] is not None

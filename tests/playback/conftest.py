@@ -6,10 +6,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from rooms.models import Artifact, StewardState
+from rooms.models import Artifact
 from rooms.playback.runtime import PoolRuntime, pool_runtime
 from tests.audio import wav16
-from tests.helpers import resources
+from tests.helpers import resources, set_posture, writing
 from tests.recordings.conftest import upload
 
 
@@ -28,7 +28,7 @@ async def take(client: httpx.AsyncClient, seconds: float = 1.0, **fields: str) -
 
 
 async def update(app: FastAPI, artifact_id: int, **values: Any) -> None:
-    async with resources(app).sessions.begin() as session:
+    async with writing(resources(app)) as session:
         row = await session.get(Artifact, artifact_id)
         assert row is not None
         for key, value in values.items():
@@ -36,8 +36,7 @@ async def update(app: FastAPI, artifact_id: int, **values: Any) -> None:
 
 
 async def steward(app: FastAPI, **flags: bool) -> None:
-    async with resources(app).sessions.begin() as session:
-        session.add(StewardState(**flags))
+    await set_posture(resources(app), **flags)
 
 
 async def row(app: FastAPI, artifact_id: int) -> Artifact:

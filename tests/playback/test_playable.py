@@ -24,7 +24,7 @@ from rooms.models import (
 from rooms.ops.status import node_status
 from rooms.playback import playable
 from rooms.playback.media_tokens import POOL_AUDIO, media_url
-from tests.helpers import resources
+from tests.helpers import resources, writing
 from tests.ops.conftest import SECRET
 from tests.playback.conftest import take, update
 from tests.recordings.conftest import upload
@@ -45,7 +45,7 @@ GRID = list(itertools.product(ArtifactStatus, ConsentMode, MOMENTS, RAWS, ESSENC
 @pytest.fixture
 async def grid(app: FastAPI) -> AsyncIterator[list[tuple[Artifact, list[Derivative]]]]:
     """Every combination of status, consent mode, expiry, raw audio and essence, stored."""
-    async with resources(app).sessions.begin() as session:
+    async with writing(resources(app)) as session:
         consent = ConsentManifest(json={}, revocation_token_hash="0" * 64)
         session.add(consent)
         await session.flush()
@@ -103,7 +103,7 @@ async def _essence(app: FastAPI, artifact_id: int, expires_at: datetime | None) 
         yield b"RIFF essence bytes"
 
     await res.blobs.put(key, body())
-    async with res.sessions.begin() as session:
+    async with writing(res) as session:
         session.add(Derivative(artifact_id=artifact_id, kind=DerivativeKind.ESSENCE_WAV,
                                uri=key, expires_at=expires_at))
     return key
@@ -133,7 +133,7 @@ async def test_a_fossil_plays_its_essence_after_its_raw_audio_expires_then_leave
     assert (await _operator_row(client, fossil))["playable"] is True
     assert (await node_status(resources(app)))["playable"] == 1
 
-    async with resources(app).sessions.begin() as session:
+    async with writing(resources(app)) as session:
         row = (await session.execute(select(Derivative).where(
             Derivative.uri == essence))).scalar_one()
         row.expires_at = utcnow() - timedelta(seconds=1)

@@ -10,9 +10,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from rooms.models import Artifact, ConsentManifest, StewardState
+from rooms.models import Artifact, ConsentManifest
 from tests.audio import wav8, wav16, wav_float, wav_raw
-from tests.helpers import resources
+from tests.helpers import resources, set_posture
 from tests.recordings.conftest import CLIENT, artifact_count, blob_keys, upload
 
 
@@ -158,8 +158,7 @@ async def test_idempotent_retry_returns_the_first_response(client: httpx.AsyncCl
 
 
 async def test_intake_paused(client: httpx.AsyncClient, app: FastAPI) -> None:
-    async with resources(app).sessions.begin() as session:
-        session.add(StewardState(intake_paused=True))
+    await set_posture(resources(app), intake_paused=True)
     resp = await upload(client)
     assert (resp.status_code, resp.json()["error"]["code"]) == (503, "intake_paused")
     assert await artifact_count(app) == 0

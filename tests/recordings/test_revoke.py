@@ -15,7 +15,7 @@ from rooms.kit import tokens
 from rooms.models import Artifact, Derivative, StewardAction, utcnow
 from rooms.playback.media_tokens import POOL_AUDIO, media_url
 from tests.audio import wav16
-from tests.helpers import resources
+from tests.helpers import resources, writing
 from tests.recordings.conftest import blob_keys, upload
 
 
@@ -24,7 +24,7 @@ async def _fossil_with_derivatives(client: httpx.AsyncClient, app: FastAPI) -> t
     body = (await upload(client, mode="FOSSIL")).json()
     artifact_id = body["artifact"]["id"]
     res = resources(app)
-    async with res.sessions.begin() as session:
+    async with writing(res) as session:
         for kind, name in (("spectrogram_png", "spectrogram.png"), ("essence_wav", "essence.wav")):
             key = f"derivatives/{artifact_id}/{name}"
             await res.blobs.put(key, _once(b"derived bytes"))
@@ -116,7 +116,7 @@ async def test_media_ranges_and_tokens(client: httpx.AsyncClient, app: FastAPI) 
 async def test_expired_take_is_not_served(client: httpx.AsyncClient, app: FastAPI) -> None:
     artifact_id = (await upload(client)).json()["artifact"]["id"]
     res = resources(app)
-    async with res.sessions.begin() as session:
+    async with writing(res) as session:
         from rooms.models import Artifact
 
         row = await session.get(Artifact, artifact_id)

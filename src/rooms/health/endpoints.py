@@ -64,8 +64,8 @@ async def readyz(res: ResourcesDep) -> JSONResponse:
         }
         if not jobs_ok:
             failing.append("jobs")
-    silent = res.supervisor.unhealthy()
-    checks["supervisor"] = {"ok": not silent, "state": res.supervisor.state, "silent": silent}
+    silent = res.streams.unhealthy()
+    checks["supervisor"] = {"ok": not silent, "state": res.streams.state, "silent": silent}
     if silent:
         failing.append("supervisor")
     body: dict[str, Any] = {"ok": not failing, "checks": checks, "now": now_iso()}
@@ -78,8 +78,8 @@ async def readyz(res: ResourcesDep) -> JSONResponse:
 @router.get("/health")
 async def health(res: ResourcesDep) -> JSONResponse:
     """The supervisor's workers; 503 while one that should run does not answer."""
-    silent = res.supervisor.unhealthy()
-    body: dict[str, Any] = {"workers": res.supervisor.workers()}
+    silent = res.streams.unhealthy()
+    body: dict[str, Any] = {"workers": res.streams.workers()}
     if silent:
         body["error"] = {"code": "workers_silent",
                          "message": "should run but do not answer: " + ", ".join(silent)}
@@ -89,7 +89,7 @@ async def health(res: ResourcesDep) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(res: ResourcesDep) -> Response:
-    res.metrics.live_connections.set(res.hub.total)
-    for topic, n in res.hub.counts().items():
+    res.metrics.live_connections.set(res.live.total)
+    for topic, n in res.live.counts().items():
         res.metrics.live_subscribers.labels(topic).set(n)
     return Response(generate_latest(res.metrics.registry), media_type=CONTENT_TYPE_LATEST)

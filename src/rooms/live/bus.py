@@ -117,3 +117,18 @@ class RedisBus:
             self._on_event(channel[len(EVENTS_PREFIX):].decode(), text.decode())
         elif message["type"] == "message":
             self._on_counts(data)
+
+
+class RedisPublisher:
+    """Publishes events to every api process's hub from a process without one (the arq
+    worker), on the same channels and in the same framing as `RedisBus.send`."""
+
+    def __init__(self, redis: Redis, *, node: str) -> None:
+        self._redis = redis
+        self._node = node
+
+    async def publish(self, topic: str, event: Any) -> None:
+        from rooms.live.protocol import event_text
+
+        await self._redis.publish(EVENTS_PREFIX + topic,
+                                  f"{self._node} {event_text(topic, dict(event))}")

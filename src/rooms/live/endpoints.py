@@ -55,9 +55,9 @@ async def live_token(request: Request, res: ResourcesDep,
                             code="ops_network_forbidden")
         if not await is_operator(request, res):  # bearer secret or ops session cookie
             raise Unauthorized("operator sign-in required", code="ops_auth_required")
-    token = res.hub.tokens.mint(purpose)
+    token = res.live.tokens.mint(purpose)
     scheme = "wss" if request.url.scheme == "https" else "ws"
-    out = LiveTokenOut(token=token, expires_in_s=res.hub.tokens.ttl_s,
+    out = LiveTokenOut(token=token, expires_in_s=res.live.tokens.ttl_s,
                        ws_url=f"{scheme}://{request.url.netloc}{WS_PATHS[purpose]}?token={token}")
     return JSONResponse(out.model_dump(), headers=NO_STORE)
 
@@ -110,7 +110,7 @@ class LiveSocket:
             await _refuse(websocket, self.kind, *refusal)
             return
         ops = self.kind == "ops"
-        async with res.hub.connection(listener=not ops) as sub:
+        async with res.live.connection(listener=not ops) as sub:
             if ops:
                 sub.join(OPS_TOPIC)
                 sub.reply(topics_text("subscribed", (OPS_TOPIC,)))
@@ -130,7 +130,7 @@ class LiveSocket:
             if await is_operator(websocket, res):  # bearer secret or ops session cookie
                 return None
         try:
-            await res.hub.tokens.redeem(websocket.query_params.get("token"), self.kind)
+            await res.live.tokens.redeem(websocket.query_params.get("token"), self.kind)
         except TokenRefused as exc:
             return CLOSE_UNAUTHORIZED, exc.message
         return None

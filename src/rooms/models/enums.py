@@ -13,6 +13,8 @@ from enum import StrEnum
 
 from sqlalchemy import Enum
 
+from rooms.models.steward import SWITCHES
+
 
 class ArtifactStatus(StrEnum):
     ACTIVE = "ACTIVE"  # kept and, while it has something to play, in the pool
@@ -50,9 +52,10 @@ class StewardActionName(StrEnum):
 
     @classmethod
     def for_change(cls, field: str, value: object) -> StewardActionName:
-        """The action for setting steward field `field` to `value`: a switch (bool) is
-        `.enabled`/`.disabled`, any other field `.updated`. ValueError for an unknown field."""
-        if isinstance(value, bool):
+        """The action for setting steward field `field` to `value`: a switch (SWITCHES) is
+        `.enabled`/`.disabled`, any other field `.updated`. ValueError for a field that has
+        no name here yet."""
+        if field in SWITCHES:
             return cls(f"{field}.{'enabled' if value else 'disabled'}")
         return cls(f"{field}.updated")
 

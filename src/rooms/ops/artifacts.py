@@ -16,13 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rooms.deps import UnitOfWork
 from rooms.errors import Gone, NotFound, RoomsError
 from rooms.kit.times import iso
 from rooms.models import Artifact, ArtifactStatus, StewardAction, StewardActionName, utcnow
 from rooms.playback import playable
 from rooms.playback.classify import Thresholds, place
 from rooms.recordings.repository import derivatives_of
+from rooms.uow import UnitOfWork
 
 # REFERENCE §2.2: the lifecycle statuses each deployment suggests (blank always allowed).
 LIFECYCLE: dict[str, tuple[str, ...]] = {

@@ -14,18 +14,15 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rooms.deps import UnitOfWork
+from rooms import steward
 from rooms.errors import NotFound
 from rooms.kit.times import iso
-from rooms.live import surface
 from rooms.live.protocol import OPS_TOPIC
 from rooms.logging import get_logger
-from rooms.models import StewardAction, StewardActionName, StewardState
-from rooms.models.steward import SWITCHES
+from rooms.models import StewardAction, StewardActionName
 from rooms.playback.runtime import pool_runtime
-from rooms.recordings.repository import steward_state
-from rooms.recordings.service import forget_intake_state
 from rooms.resources import Resources
+from rooms.uow import UnitOfWork
 
 log = get_logger("rooms.ops.controls")
 
@@ -44,13 +41,6 @@ class ControlsIn(BaseModel):
     mood_bias: Literal["", "clear", "hushed", "suspended", "weathered", "gathering"] | None = None
 
 
-def state_out(state: StewardState | None) -> dict[str, Any]:
-    if state is None:
-        return {**dict.fromkeys(SWITCHES, False), "mood_bias": "", "updated_at": None}
-    return {**{flag: bool(getattr(state, flag)) for flag in SWITCHES},
-            "mood_bias": state.mood_bias, "updated_at": iso(state.updated_at)}
-
-
 def action_out(action: StewardAction) -> dict[str, Any]:
     return {"id": action.id, "action": action.action, "actor": action.actor,
             "detail": action.detail, "payload": action.payload,
@@ -67,9 +57,9 @@ async def actions(session: AsyncSession, *, limit: int,
 
 
 async def controls(session: AsyncSession) -> dict[str, Any]:
-    state = await steward_state(session)
+    state = await steward.read(session)
     recent = await actions(session, limit=RECENT_ACTIONS)
-    return {"operator_state": state_out(state),
+    return {"operator_state": state.switches(),
             "recent_actions": [action_out(a) for a in recent]}
 
 
@@ -77,11 +67,7 @@ async def change(uow: UnitOfWork, wanted: ControlsIn, actor: str) -> dict[str, A
     """Apply the switches that differ; one audit row each; publish after the commit."""
     await uow.begin_write()
     session = uow.session
-    state = await steward_state(session)
-    if state is None:  # the first change ever: start from the defaults, explicitly
-        state = StewardState(singleton_key="default", mood_bias="",
-                             **dict.fromkeys(SWITCHES, False))
-        session.add(state)
+    state = await steward.row_for_update(session)
     made: list[StewardAction] = []
     for field, value in wanted.model_dump(exclude_none=True).items():
         if getattr(state, field) == value:
@@ -92,28 +78,27 @@ async def change(uow: UnitOfWork, wanted: ControlsIn, actor: str) -> dict[str, A
                                   payload={"field": field, "value": value}))
     session.add_all(made)
     await session.flush()
-    out = state_out(state)
+    posture = steward.Posture.of(state)
+    out = posture.switches()
     changes = [{"field": a.payload["field"], "value": a.payload["value"], "action": a.action,
                 "detail": a.detail} for a in made]
     if made:
         res = uow.resources
         rows = [action_out(a) for a in made]
-        uow.after_commit(lambda: _announce(res, out, rows))
+        uow.after_commit(lambda: _announce(res, posture, rows))
         log.info("ops.controls.changed", actor=actor, actions=[a.action for a in made])
     recent = await actions(session, limit=RECENT_ACTIONS)
     return {"operator_state": out, "recent_actions": [action_out(a) for a in recent],
             "changes": changes}
 
 
-async def _announce(res: Resources, state: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-    # This process answers with the new switches at once; others read them within 1 s.
-    forget_intake_state(res)
+async def _announce(res: Resources, posture: steward.Posture,
+                    rows: list[dict[str, Any]]) -> None:
+    # Every process drops its copy of the posture when it hears this, so all obey at once.
     pool_runtime(res).forget()
-    await surface.posture_changed(res.hub, intake_paused=state["intake_paused"],
-                                  playback_paused=state["playback_paused"],
-                                  quieter_mode=state["quieter_mode"])
+    await steward.announce(res, posture)
     for row in rows:
-        await res.hub.publish(OPS_TOPIC, {"event": "steward_action", **row})
+        await res.events.publish(OPS_TOPIC, {"event": "steward_action", **row})
 
 
 async def record(uow: UnitOfWork, action: StewardActionName, actor: str, detail: str,
@@ -123,13 +108,13 @@ async def record(uow: UnitOfWork, action: StewardActionName, actor: str, detail:
 
 
 def workers_out(res: Resources) -> dict[str, Any]:
-    sup = res.supervisor
+    sup = res.streams
     return {"state": sup.state, "workers": sup.workers(),
             "crashes": [crash.as_dict() for crash in reversed(sup.crashes)]}
 
 
 async def restart_worker(uow: UnitOfWork, name: str, actor: str) -> dict[str, Any]:
-    sup = uow.resources.supervisor
+    sup = uow.resources.streams
     if name not in sup.slots:
         raise NotFound(f"no worker named {name!r}", code="worker_not_found")
     await record(uow, StewardActionName.WORKER_RESTARTED, actor, f"{name} restarted",

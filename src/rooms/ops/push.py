@@ -24,7 +24,7 @@ log = get_logger("rooms.ops.push")
 
 async def push_once(res: Resources) -> None:
     status = await node_status(res)
-    await res.hub.publish(OPS_TOPIC, {"event": "node_status", "node": res.hub.node, **status})
+    await res.live.publish(OPS_TOPIC, {"event": "node_status", "node": res.live.node, **status})
 
 
 async def run_pusher(res: Resources) -> None:
@@ -38,7 +38,7 @@ async def run_pusher(res: Resources) -> None:
 
 
 async def _loop(res: Resources) -> None:
-    hub = res.hub
+    hub = res.live
     version = hub.version
     while True:
         if hub.local_counts().get(OPS_TOPIC, 0) == 0:

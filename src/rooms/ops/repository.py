@@ -25,15 +25,15 @@ async def counts_by_status(session: AsyncSession) -> dict[str, int]:
 
 
 async def playable_mix(session: AsyncSession, now: datetime, t: Thresholds, *,
-                       mostly_active: bool) -> list[tuple[Lane, Density, bool, int]]:
+                       mostly_active: bool, scan_beats_index: bool
+                       ) -> list[tuple[Lane, Density, bool, int]]:
     """(lane, density, aged, count) over playable artifacts.
 
     Grouped over a subquery: PostgreSQL would not match a CASE with bound parameters in the
     SELECT list to the same CASE repeated in GROUP BY (each gets its own $n). When most rows
-    are ACTIVE, SQLite reads the table straight through instead of by index (100,000 active
-    rows: ~60 ms instead of ~200 ms); PostgreSQL's planner makes that choice itself.
+    are ACTIVE, a full scan may beat the status index (`Database.scan_beats_index`).
     """
-    by_index = not mostly_active or session.get_bind().dialect.name != "sqlite"
+    by_index = not (mostly_active and scan_beats_index)
     inner = select(classify.lane_sql(now, t).label("lane"),
                    classify.density_sql(t).label("density"),
                    classify.aged_sql(now, t).label("aged")).where(

@@ -14,16 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rooms import steward
 from rooms.config import Settings
 from rooms.health.checks import CHECK_TIMEOUT_S, dependency_checks
 from rooms.kit.times import iso
 from rooms.logging import get_logger
 from rooms.models import ArtifactStatus, utcnow
-from rooms.models.steward import SWITCHES
 from rooms.ops import repository
 from rooms.ops.warnings import collect
 from rooms.playback.classify import LANES, MOODS, Thresholds, mood_of
-from rooms.recordings.repository import steward_state
 from rooms.resources import Resources
 
 log = get_logger("rooms.ops.status")
@@ -53,10 +52,11 @@ async def read_archive(res: Resources, now: datetime) -> Archive:
         by_status = await repository.counts_by_status(session)
         active = by_status.get(ArtifactStatus.ACTIVE, 0)
         mix = await repository.playable_mix(
-            session, now, t, mostly_active=active > MOSTLY * sum(by_status.values()))
+            session, now, t, mostly_active=active > MOSTLY * sum(by_status.values()),
+            scan_beats_index=res.db.scan_beats_index)
         kept = await repository.retention(
             session, now + timedelta(hours=s.ops_retention_soon_hours))
-        steward = await steward_state(session)
+        posture = await steward.read(session)
     lanes: dict[str, int] = dict.fromkeys(LANES, 0)
     moods: dict[str, int] = dict.fromkeys(MOODS, 0)
     for lane, density, aged, n in mix:
@@ -65,8 +65,8 @@ async def read_archive(res: Resources, now: datetime) -> Archive:
     retention = {"soon_window_hours": s.ops_retention_soon_hours, **kept,
                  "next_raw_expiry_at": iso(kept["next_raw_expiry_at"]),
                  "next_fossil_expiry_at": iso(kept["next_fossil_expiry_at"])}
-    state: dict[str, Any] = {flag: bool(getattr(steward, flag, False)) for flag in SWITCHES}
-    state["updated_at"] = iso(steward.updated_at) if steward is not None else None
+    state: dict[str, Any] = posture.switches()
+    state.pop("mood_bias")
     return Archive({st: by_status.get(st, 0) for st in (*ArtifactStatus, *sorted(by_status))},
                    lanes, moods, retention, state)
 
@@ -115,7 +115,7 @@ async def jobs(res: Resources) -> dict[str, Any]:
 
 
 def live(res: Resources) -> dict[str, Any]:
-    hub = res.hub
+    hub = res.live
     return {"node": hub.node, "total": hub.total, "local_total": hub.local_total,
             "topics": hub.counts(), "peers": hub.peers}
 
@@ -135,7 +135,7 @@ async def node_status(res: Resources, *, now: datetime | None = None) -> dict[st
             archive_error = type(exc).__name__
             log.warning("ops.status.archive_failed", error=archive_error)
     disk = storage(res.settings)
-    workers = res.supervisor.workers()
+    workers = res.streams.workers()
     warnings = collect(res.settings, components=components, archive=archive,
                        archive_error=archive_error, disk=disk, jobs=job_stats, workers=workers)
     counts = archive.by_status if archive else None
@@ -155,7 +155,7 @@ async def node_status(res: Resources, *, now: datetime | None = None) -> dict[st
         "retention": archive.retention if archive else None,
         "storage": disk,
         "jobs": job_stats,
-        "supervisor": {"state": res.supervisor.state, "workers": workers},
+        "supervisor": {"state": res.streams.state, "workers": workers},
         "live": live(res),
         "warnings": warnings,
     }

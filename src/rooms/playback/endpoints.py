@@ -66,13 +66,13 @@ async def pool_heard(token: str, uow: UowDep) -> JSONResponse:
 async def surface_state(request: Request, res: ResourcesDep) -> JSONResponse:
     """The steward's switches, the pool size and this kiosk's ingest budget (not charged)."""
     now = pool_runtime(res).clock()
-    flags, size, _, _ = await service.read_pool(res, now, Policy.from_settings(res.settings),
-                                                None)
+    posture, size, _, _ = await service.read_pool(res, now,
+                                                  Policy.from_settings(res.settings), None)
     budget = await peek(res.limiter, request, scope="ingest",
                         client_rate=res.settings.public_ingest_rate)
-    body = {"intake_paused": flags["intake_paused"] or flags["maintenance_mode"],
-            "playback_paused": flags["playback_paused"] or flags["maintenance_mode"],
-            "quieter_mode": flags["quieter_mode"], "pool_size": size,
+    body = {"intake_paused": posture.intake_closed,
+            "playback_paused": posture.playback_stopped,
+            "quieter_mode": posture.quieter_mode, "pool_size": size,
             "ingest_budget": {"limit": budget.limit, "remaining": budget.remaining,
                               "window_s": budget.window_s}}
     return JSONResponse(body, headers=NO_STORE)

@@ -24,6 +24,7 @@ from rooms.playback.ranges import parse_range
 from rooms.recordings import repository
 from rooms.resources import Resources
 from rooms.storage import BlobNotFound, BlobStore, BlobStream
+from rooms.uow import unit_of_work
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
 log = get_logger("rooms.media")
@@ -86,8 +87,9 @@ async def raw_audio(token: str, request: Request, res: ResourcesDep) -> Streamin
 
 
 async def _play_once(res: Resources, artifact_id: int) -> StreamingResponse:
-    async with res.sessions.begin() as session:
-        key = await repository.claim_ephemeral(session, artifact_id)
+    async with unit_of_work(res) as uow:
+        await uow.begin_write()
+        key = await repository.claim_ephemeral(uow.session, artifact_id)
     if key is None:
         raise Gone("this take was already played", code="gone")
     try:

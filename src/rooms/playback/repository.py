@@ -28,13 +28,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
-from rooms.models import AccessEvent, Artifact, StewardState
+from rooms.db import Database
+from rooms.models import AccessEvent, Artifact
 from rooms.models.base import UTCDateTime
-from rooms.models.steward import SWITCHES
 from rooms.playback import classify
 from rooms.playback.classify import Density, Lane, Mood
 from rooms.playback.playable import playable_clause, raw_clause
@@ -128,16 +127,6 @@ def pool_size(conn: Connection, now: datetime) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def steward_flags(conn: Connection) -> dict[str, Any]:
-    """The steward's switches and mood bias (defaults before any change)."""
-    columns = [getattr(StewardState, f) for f in SWITCHES]
-    state = conn.execute(select(*columns, StewardState.mood_bias).where(
-        StewardState.singleton_key == "default")).first()
-    flags: dict[str, Any] = {f: bool(state[i]) if state else False for i, f in enumerate(SWITCHES)}
-    flags["mood_bias"] = str(state[-1]) if state else ""
-    return flags
-
-
 def recent_durations(conn: Connection, n: int = 3) -> list[int]:
     """Durations of the last `n` takes the room acknowledged, newest first."""
     rows = conn.execute(
@@ -152,14 +141,12 @@ def _wear_step(epsilon: float) -> ColumnElement[float]:
     return case(whens, value=Artifact.deployment_kind, else_=epsilon)
 
 
-async def record_ack(session: AsyncSession, artifact_id: int, ack_key: str,
+async def record_ack(session: AsyncSession, db: Database, artifact_id: int, ack_key: str,
                      now: datetime) -> bool:
     """Insert the ack's AccessEvent unless this key was seen before or the take's row is
     gone (INSERT ... SELECT, so a missing take is no foreign-key error). True when a row
     went in; under concurrency the unique index decides, in either database."""
-    dialect = session.get_bind().dialect.name
-    ins = (postgresql.insert(AccessEvent) if dialect == "postgresql"
-           else sqlite.insert(AccessEvent))
+    ins = db.insert(AccessEvent)
     source = select(Artifact.id, literal(now, UTCDateTime()), literal("room"),
                     literal("heard"), literal(ack_key)).where(Artifact.id == artifact_id)
     stmt = (ins.from_select(["artifact_id", "ts", "context", "action", "ack_key"], source)

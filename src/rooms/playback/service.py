@@ -9,15 +9,14 @@ mood narrows the choice only when something matches.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from rooms.deps import UnitOfWork
+from rooms import steward
 from rooms.errors import Gone
 from rooms.kit import tokens
 from rooms.logging import get_logger
@@ -26,6 +25,7 @@ from rooms.playback.classify import Density, Lane, Mood, density
 from rooms.playback.media_tokens import POOL_AUDIO, POOL_HEARD
 from rooms.playback.runtime import pool_runtime
 from rooms.resources import Resources
+from rooms.uow import UnitOfWork
 
 log = get_logger("rooms.playback")
 HEARD_PREFIX = "/api/v1/pool/heard/"
@@ -63,13 +63,13 @@ def _candidates(conn: Connection, now: datetime, p: pool.Policy,
 
 
 def _read(conn: Connection, now: datetime, p: pool.Policy, q: NextQuery | None,
-          reload: frozenset[str], flags: dict[str, Any] | None) -> PoolRead:
+          reload: frozenset[str], posture: steward.Posture | None) -> PoolRead:
     out = PoolRead()
-    if "flags" in reload:
-        flags = out.fresh["flags"] = repository.steward_flags(conn)
+    if posture is None:
+        posture = out.fresh["posture"] = steward.read_sync(conn)
     if "pool_size" in reload:
         out.fresh["pool_size"] = repository.pool_size(conn, now)
-    if q is None or flags is None or flags["playback_paused"] or flags["maintenance_mode"]:
+    if q is None or posture.playback_stopped:
         return out
     out.found = _candidates(conn, now, p, q)
     if out.found and "recent" in reload:
@@ -77,36 +77,31 @@ def _read(conn: Connection, now: datetime, p: pool.Policy, q: NextQuery | None,
     return out
 
 
-async def _run(res: Resources, fn: Callable[[Connection], PoolRead]) -> PoolRead:
-    """All of a request's reads in one go: one thread hop on SQLite, else `run_sync`."""
-    engine = res.sqlite_writer
-    if engine is not None:
-        def work() -> PoolRead:
-            with engine.connect() as conn:
-                return fn(conn)
-        return await asyncio.to_thread(work)
-    async with res.engine.connect() as conn:
-        return await conn.run_sync(fn)
-
-
 async def read_pool(res: Resources, now: datetime, p: pool.Policy,
-                    q: NextQuery | None) -> tuple[dict[str, Any], int, list[Density],
+                    q: NextQuery | None) -> tuple[steward.Posture, int, list[Density],
                                                   list[pool.Candidate]]:
-    """(steward flags, pool size, recent densities, candidates), cached values at most
-    `cache_ttl_s` old; candidates only for a query, and not while playback is paused."""
+    """(steward posture, pool size, recent densities, candidates), cached values at most
+    `cache_ttl_s` old; candidates only for a query, and not while playback is paused.
+    All of a request's reads go in one `Database.read` (one thread hop on SQLite)."""
     rt = pool_runtime(res)
-    keys = ("flags", "pool_size") if q is None else ("flags", "pool_size", "recent")
+    keys = ("pool_size",) if q is None else ("pool_size", "recent")
     reload = frozenset(k for k in keys if rt.claim(k))
+    cached = steward.cache(res)
+    posture = cached.peek()
     try:
-        read = await _run(res, lambda c: _read(c, now, p, q, reload, rt.get("flags")))
+        read = await res.db.read(lambda c: _read(c, now, p, q, reload, posture))
     except BaseException:
         rt.release(reload)
         raise
+    if (fresh := read.fresh.pop("posture", None)) is not None:
+        cached.store(fresh)
+        posture = fresh
     for key, value in read.fresh.items():
         rt.store(key, value)
     rt.release(reload)
+    assert posture is not None
     recent = [density(d, p.thresholds) for d in (rt.get("recent") or [])]
-    return rt.get("flags"), int(rt.get("pool_size") or 0), recent, read.found
+    return posture, int(rt.get("pool_size") or 0), recent, read.found
 
 
 def _artifact_out(res: Resources, k: pool.Classified) -> dict[str, Any]:
@@ -125,13 +120,13 @@ async def next_take(res: Resources, q: NextQuery) -> dict[str, Any]:
     rt = pool_runtime(res)
     now = rt.clock()
     p = pool.Policy.from_settings(res.settings)
-    flags, size, recent, found = await read_pool(res, now, p, q)
-    if flags["playback_paused"] or flags["maintenance_mode"]:
+    posture, size, recent, found = await read_pool(res, now, p, q)
+    if posture.playback_stopped:
         return {"artifact": None, "pool_size": size, "thread_signal": None,
                 "reason": "playback_paused"}
     classified = pool.narrow([pool.classify(c, now, p.thresholds) for c in found],
                              lane=q.lane, density=q.density, mood=q.mood)
-    bias: Mood | None = flags["mood_bias"] or None
+    bias: Mood | None = posture.mood_bias or None  # type: ignore[assignment]
     chosen = pool.pick(classified, now, p, rt.rng, recent=recent, mood_target=q.mood or bias)
     if chosen is None:
         return {"artifact": None, "pool_size": size, "thread_signal": None,
@@ -148,7 +143,7 @@ async def heard(uow: UnitOfWork, token: str) -> dict[str, Any]:
     now = pool_runtime(res).clock()
     await uow.begin_write()
     session = uow.session
-    if not await repository.record_ack(session, artifact_id, ack_key, now):
+    if not await repository.record_ack(session, res.db, artifact_id, ack_key, now):
         state = await repository.play_state(session, artifact_id, now)
         if state is None:
             raise Gone("this recording is no longer available", code="gone")

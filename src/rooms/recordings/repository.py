@@ -5,15 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rooms.models import Artifact, ArtifactStatus, ConsentManifest, Derivative, StewardState
-
-
-async def steward_state(session: AsyncSession) -> StewardState | None:
-    return (await session.execute(
-        select(StewardState).where(StewardState.singleton_key == "default"))).scalar()
+from rooms.models import Artifact, ArtifactStatus, ConsentManifest, Derivative
 
 
 async def by_idempotency_key(session: AsyncSession, key: str) -> Artifact | None:
@@ -59,15 +54,11 @@ def _column_values(obj: Artifact | ConsentManifest) -> dict[str, Any]:
             if c.key != "id" and getattr(obj, c.key) is not None}
 
 
-def insert_take_sync(engine: Engine, manifest: ConsentManifest, artifact: Artifact) -> None:
-    """Insert a take's manifest and artifact and commit, in one go on a sync SQLite engine.
-
-    Run through `asyncio.to_thread`; sets the ids on the (transient) objects.
-    """
-    with engine.begin() as conn:
-        manifest_id = conn.execute(insert(ConsentManifest).values(
-            **_column_values(manifest)).returning(ConsentManifest.id)).scalar_one()
-        artifact.consent_id = manifest_id
-        artifact_id = conn.execute(insert(Artifact).values(
-            **_column_values(artifact)).returning(Artifact.id)).scalar_one()
-    manifest.id, artifact.id = manifest_id, artifact_id
+def insert_take_sync(conn: Connection, manifest: ConsentManifest, artifact: Artifact) -> None:
+    """Insert a take's manifest and artifact on `conn` (for `Database.write`, which commits
+    them together); sets the ids on the (transient) objects."""
+    manifest_id = conn.execute(insert(ConsentManifest).values(
+        **_column_values(manifest)).returning(ConsentManifest.id)).scalar_one()
+    artifact_id = conn.execute(insert(Artifact).values(
+        **_column_values(artifact), consent_id=manifest_id).returning(Artifact.id)).scalar_one()
+    manifest.id, artifact.id, artifact.consent_id = manifest_id, artifact_id, manifest_id

@@ -7,17 +7,14 @@ from the store first and only then marks the rows, so an answer means the audio 
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
+from rooms import steward
 from rooms.config import Settings
-from rooms.deps import UnitOfWork
 from rooms.effects import CATALOG, DEFAULT_EFFECT, effect_metadata
 from rooms.errors import Conflict, Gone, NotFound, RoomsError, Unavailable
 from rooms.kit.wav import WavInfo, inspect_wav
@@ -28,14 +25,14 @@ from rooms.models import (
     ArtifactStatus,
     ConsentManifest,
     ConsentMode,
-    StewardAction,
     StewardActionName,
     utcnow,
 )
 from rooms.recordings import consent, repository
+from rooms.recordings.removal import delete_blobs, remove_takes
 from rooms.recordings.upload import ParsedUpload
-from rooms.resources import Resources
 from rooms.storage import BlobStore
+from rooms.uow import UnitOfWork
 
 log = get_logger("rooms.recordings")
 
@@ -88,25 +85,9 @@ def _effect(fields: dict[str, str]) -> str:
     return code
 
 
-STEWARD_CACHE_S = 1.0  # a steward's switch reaches every process within a second
-
-
-INTAKE_CACHE = "intake_closed"
-
-
-def forget_intake_state(res: Resources) -> None:
-    """Make the next upload on this process read the switches afresh (after a change)."""
-    res.extras.pop(INTAKE_CACHE, None)
-
-
 async def ensure_intake_open(uow: UnitOfWork) -> None:
-    cache = uow.resources.extras
-    cached = cache.get(INTAKE_CACHE)
-    if cached is None or time.monotonic() - cached[0] > STEWARD_CACHE_S:
-        state = await repository.steward_state(uow.session)
-        closed = state is not None and (state.intake_paused or state.maintenance_mode)
-        cache[INTAKE_CACHE] = cached = (time.monotonic(), closed)
-    if cached[1]:
+    """503 `intake_paused` while the steward has paused intake (or maintenance is on)."""
+    if (await steward.posture(uow.resources)).intake_closed:
         raise Unavailable("the kiosk is not taking recordings right now", code="intake_paused")
 
 
@@ -117,19 +98,19 @@ def validate_wav(upload: ParsedUpload, settings: Settings) -> WavInfo:
                        max_bytes=settings.ingest_max_upload_bytes)
 
 
-async def _insert(uow: UnitOfWork, manifest: ConsentManifest, artifact: Artifact) -> None:
-    """Insert the take's rows: on SQLite committed in one thread hop, else in the request's
-    transaction. Either way the blob is already stored and is deleted if this fails."""
-    writer = uow.resources.sqlite_writer
-    if writer is None:
-        uow.session.add(artifact)
-        await uow.session.flush()
-        return
-    await asyncio.to_thread(repository.insert_take_sync, writer, manifest, artifact)
+async def _insert(uow: UnitOfWork, manifest: ConsentManifest, artifact: Artifact,
+                  blob: int) -> None:
+    """Insert and commit the take's rows in one short transaction of their own, the same
+    on both backends (`Database.write`); from then on the rows own the blob."""
+    await uow.resources.db.write(
+        lambda conn: repository.insert_take_sync(conn, manifest, artifact))
+    uow.keep(blob)
 
 
-async def _store(uow: UnitOfWork, blobs: BlobStore, kind: str, upload: ParsedUpload) -> str:
-    """Write the blob before the row exists; delete it again if the transaction fails."""
+async def _store(uow: UnitOfWork, blobs: BlobStore, kind: str,
+                 upload: ParsedUpload) -> tuple[str, int]:
+    """Write the blob before the row exists; delete it again if the transaction fails.
+    Returns the key and the compensation's handle."""
     assert upload.file is not None
     key = new_blob_key(kind)
     try:
@@ -138,8 +119,7 @@ async def _store(uow: UnitOfWork, blobs: BlobStore, kind: str, upload: ParsedUpl
         log.warning("recordings.store_failed", key=key, error=type(exc).__name__)
         raise Unavailable("the recording could not be stored; nothing was kept",
                           code="storage_unavailable") from exc
-    uow.on_rollback(lambda: blobs.delete(key))
-    return key
+    return key, uow.on_rollback(lambda: blobs.delete(key))
 
 
 async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) -> IngestResult:
@@ -155,8 +135,7 @@ async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) ->
     manifest = ConsentManifest(created_at=now, json=consent.manifest(mode, settings, now),
                                revocation_token_hash=consent.hash_code(code))
     expires_at, raw_expires_at = consent.expiries(mode, settings, now)
-    key = await _store(uow, uow.resources.blobs, "raw", upload)
-    await uow.begin_write()
+    key, blob = await _store(uow, uow.blobs, "raw", upload)
     artifact = Artifact(
         created_at=now, status=ArtifactStatus.ACTIVE, consent_mode=mode, consent=manifest,
         raw_uri=key, raw_sha256=upload.file.sha256, duration_ms=info.duration_ms,
@@ -165,13 +144,13 @@ async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) ->
         topic_tag=topic, lifecycle_status=lifecycle, wear=0.0, play_count=0,
         expires_at=expires_at, raw_expires_at=raw_expires_at, idempotency_key=scope)
     try:
-        await _insert(uow, manifest, artifact)
+        await _insert(uow, manifest, artifact, blob)
     except IntegrityError:
         if scope is None:
             raise
         raise Conflict("an upload with this Idempotency-Key is still being stored; retry",
                        code="idempotency_conflict") from None
-    uow.after_commit(lambda: surface.pool_changed(uow.resources.hub, "added", artifact.id))
+    uow.after_commit(lambda: surface.pool_changed(uow.events, "added", artifact.id))
     log.info("recordings.ingest.accepted", artifact_id=artifact.id, mode=mode,
              duration_ms=info.duration_ms)
     return IngestResult(artifact, code)
@@ -200,8 +179,7 @@ async def ingest_ephemeral(uow: UnitOfWork, upload: ParsedUpload) -> Artifact:
                                json=consent.manifest(ConsentMode.NOSAVE, settings, now),
                                revocation_token_hash=consent.hash_code(code))
     expires_at, _ = consent.expiries(ConsentMode.NOSAVE, settings, now)
-    key = await _store(uow, uow.resources.blobs, "ephemeral", upload)
-    await uow.begin_write()
+    key, blob = await _store(uow, uow.blobs, "ephemeral", upload)
     artifact = Artifact(
         created_at=now, status=ArtifactStatus.EPHEMERAL, consent_mode=ConsentMode.NOSAVE,
         consent=manifest,
@@ -209,57 +187,40 @@ async def ingest_ephemeral(uow: UnitOfWork, upload: ParsedUpload) -> Artifact:
         sample_rate=info.sample_rate, effect_profile=effect,
         effect_metadata=effect_metadata(effect), deployment_kind=settings.engine_deployment,
         expires_at=expires_at, raw_expires_at=expires_at, wear=0.0, play_count=0)
-    await _insert(uow, manifest, artifact)
+    await _insert(uow, manifest, artifact, blob)
     return artifact
 
 
-async def delete_blobs(blobs: BlobStore, keys: list[str]) -> None:
-    """Delete every key or raise 503: an answer to the participant means the audio is gone."""
-    results = await asyncio.gather(*(blobs.delete(k) for k in keys), return_exceptions=True)
-    failed = [k for k, r in zip(keys, results, strict=True) if isinstance(r, BaseException)]
-    if failed:
-        log.warning("recordings.delete_failed", keys=len(failed))
-        raise Unavailable("storage is unreachable; nothing was changed, try again",
-                          code="storage_unavailable")
-
-
 async def revoke(uow: UnitOfWork, raw_code: str) -> tuple[int, int]:
+    """A participant's code: every take of its consent manifest goes (`remove_takes`).
+    Returns (takes revoked, derivatives deleted); 404 `unknown_token` for a code nobody
+    holds; revoking twice answers (0, 0)."""
     code = consent.normalize_code(raw_code)
     if code is None:
         raise NotFound("no recording has that code", code="unknown_token")
-    await uow.begin_write()  # before the first read: SQLite cannot upgrade a stale snapshot
     manifest = await repository.consent_by_hash(uow.session, consent.hash_code(code))
     if manifest is None or not manifest.json.get("revocation", {}).get("allowed", True):
         raise NotFound("no recording has that code", code="unknown_token")
-    artifacts = [a for a in await repository.artifacts_of_consent(uow.session, manifest.id)
-                 if a.status != ArtifactStatus.REVOKED]
-    derivatives = await repository.derivatives_of(uow.session, [a.id for a in artifacts])
-    keys = [a.raw_uri for a in artifacts if a.raw_uri] + [d.uri for d in derivatives if d.uri]
-    await delete_blobs(uow.resources.blobs, keys)
-    for artifact in artifacts:
-        artifact.status, artifact.raw_uri = ArtifactStatus.REVOKED, ""
-    for derivative in derivatives:
-        await uow.session.delete(derivative)
-    uow.session.add(StewardAction(action=StewardActionName.REVOCATION_COMPLETED,
-                                  actor="participant",
-                                  detail=f"{len(artifacts)} artifact(s) revoked",
-                                  payload={"artifact_ids": [a.id for a in artifacts],
-                                           "derivatives_deleted": len(derivatives)}))
-    for gone in artifacts:
-        uow.after_commit(functools.partial(surface.pool_changed, uow.resources.hub, "revoked",
-                                           gone.id))
-    log.info("recordings.revoked", artifacts=len(artifacts), derivatives=len(derivatives))
-    return len(artifacts), len(derivatives)
+    ids = [a.id for a in await repository.artifacts_of_consent(uow.session, manifest.id)]
+    removed = await remove_takes(uow, ids, status=ArtifactStatus.REVOKED, change="revoked",
+                                 action=StewardActionName.REVOCATION_COMPLETED,
+                                 actor="participant", detail=f"{len(ids)} artifact(s) revoked")
+    return len(removed.artifact_ids), removed.derivatives_deleted
 
 
 async def consume_ephemeral(uow: UnitOfWork, artifact_id: int) -> None:
-    """Dispose of an unplayed NOSAVE take: claim the row, delete the blob, then commit (a
-    storage failure rolls the claim back, so the take is never marked gone while kept)."""
-    await uow.begin_write()
-    key = await repository.claim_ephemeral(uow.session, artifact_id)
-    if key is None:
-        if await repository.get(uow.session, artifact_id) is None:
-            raise NotFound("no such take", code="not_found")
+    """Dispose of an unplayed NOSAVE take: delete its blob, then claim the row (a storage
+    failure changes nothing, so the take is never marked gone while kept). The blob is
+    deleted outside the write slot; the claim is one UPDATE."""
+    artifact = await repository.get(uow.session, artifact_id)
+    if artifact is None:
+        raise NotFound("no such take", code="not_found")
+    if artifact.status != ArtifactStatus.EPHEMERAL:
         raise Gone("this take was already played or disposed of", code="gone")
+    key = artifact.raw_uri
+    await uow.end_read()
     if key:
-        await delete_blobs(uow.resources.blobs, [key])
+        await delete_blobs(uow.blobs, [key])
+    await uow.begin_write()
+    if await repository.claim_ephemeral(uow.session, artifact_id) is None:
+        raise Gone("this take was already played or disposed of", code="gone")

@@ -8,11 +8,14 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
+from rooms.errors import Gone, NotFound
 from rooms.jobs.context import JobDeps
 from rooms.jobs.registry import JobContext, cron
 from rooms.logging import get_logger
 from rooms.models import Artifact, ArtifactStatus, Derivative, utcnow
-from rooms.recordings import repository
+from rooms.recordings import service
+from rooms.resources import Resources
+from rooms.uow import unit_of_work
 
 log = get_logger("rooms.recordings.sweep")
 T = TypeVar("T")
@@ -59,16 +62,18 @@ async def sweep_orphan_blobs(ctx: JobContext, now_ts: float | None = None) -> in
 @cron(interval_s=60, timeout_s=120)
 async def expire_ephemeral(ctx: JobContext, now_ts: float | None = None) -> int:
     """NOSAVE takes nobody played within their five minutes: delete the blob, then the row."""
-    deps = JobDeps.of(ctx)
+    res: Resources = ctx["resources"]
     now = _now(now_ts)
-    async with deps.sessions() as session:
-        stale = (await session.execute(select(Artifact.id, Artifact.raw_uri).where(
-            Artifact.status == ArtifactStatus.EPHEMERAL, Artifact.expires_at <= now))).all()
-    for artifact_id, _ in stale:
-        async with deps.sessions.begin() as session:
-            key = await repository.claim_ephemeral(session, artifact_id)
-            if key:  # inside the transaction: a storage failure leaves it EPHEMERAL
-                await deps.blobs.delete(key)
+    async with res.sessions() as session:
+        stale = (await session.execute(select(Artifact.id).where(
+            Artifact.status == ArtifactStatus.EPHEMERAL, Artifact.expires_at <= now)
+        )).scalars().all()
+    for artifact_id in stale:
+        try:  # the same disposal as the visitor's "don't keep it" button
+            async with unit_of_work(res) as uow:
+                await service.consume_ephemeral(uow, artifact_id)
+        except (Gone, NotFound):
+            pass  # played or disposed of meanwhile
     return len(stale)
 
 

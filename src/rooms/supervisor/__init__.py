@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rooms.config import Settings
 from rooms.live.hub import Hub
 from rooms.logging import get_logger
-from rooms.recordings.repository import steward_state
+from rooms.steward import read
 from rooms.supervisor.core import Supervisor
 from rooms.supervisor.spec import load_specs
 from rooms.supervisor.workers import WORKERS
@@ -25,8 +25,7 @@ async def build_supervisor(settings: Settings, hub: Hub,
     quiet = False
     try:
         async with sessions() as session:
-            state = await steward_state(session)
-        quiet = bool(state is not None and state.quieter_mode)
+            quiet = (await read(session)).quieter_mode
     except Exception as exc:  # the database may come later; /healthz says so meanwhile
         log.warning("supervisor.quiet_unknown", error=type(exc).__name__)
     return Supervisor(settings=settings, hub=hub, specs=specs, workers=WORKERS, quiet=quiet)
