@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: serve test check lint services clean
+.PHONY: serve test check lint services clean secret-scan-history
 
 $(BIN)/python:
 	@scripts/ensure-venv $(PYTHON)
@@ -32,6 +32,11 @@ services:
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests migrations benchmarks
 	$(BIN)/mypy
+	$(BIN)/python scripts/secret-scan
+
+## secret-scan-history: every blob in the git history, against .secrets.baseline
+secret-scan-history: $(VENV)/.dev-installed
+	$(BIN)/python scripts/secret-scan --history
 
 ## test: lint, then the whole suite in both tiers (embedded, then services)
 test: $(VENV)/.dev-installed services lint

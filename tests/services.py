@@ -197,12 +197,24 @@ class PostgresServer(_Server):
             shutil.chown(self.root, "postgres", "postgres")
         if not (data / "PG_VERSION").exists():
             self._pg("initdb", "-D", str(data), *_INITDB_FLAGS)
+        self._clear_stale_locks(data)
         options = f"-p {self.port} -k {shlex.quote(str(self.root))} {_POSTGRES_OPTIONS}"
         try:
             self._pg("pg_ctl", "-D", str(data), "-l", str(self._log), "-o", options, "-w", "start")
         finally:  # the pidfile's first line is the postmaster's PID
             with contextlib.suppress(OSError, ValueError):
                 self._pid = int((data / "postmaster.pid").read_text().split("\n")[0])
+
+    def _clear_stale_locks(self, data: Path) -> None:
+        """A postmaster stopped by SIGKILL (a slow fast-shutdown on a loaded machine) leaves
+        its lock files; if its PID is gone or a zombie nobody reaps, PostgreSQL would still
+        refuse to start ("Is another postmaster running?"), so remove them."""
+        pidfile = data / "postmaster.pid"
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if not _alive(int(pidfile.read_text().split("\n")[0])):
+                pidfile.unlink()
+                for lock in self.root.glob(".s.PGSQL.*.lock"):
+                    lock.unlink()
 
     def _pg(self, program: str, *args: str) -> None:
         bindir = _pg_bindir()

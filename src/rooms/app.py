@@ -17,7 +17,7 @@ from rooms import __version__
 from rooms.config import Settings, load_settings
 from rooms.errors import RoomsError
 from rooms.health.endpoints import router as health_router
-from rooms.instance import ensure_secrets
+from rooms.instance import announce_first_start, ensure_secrets
 from rooms.limits import BodyLimitMiddleware
 from rooms.live.endpoints import ServerSendMiddleware
 from rooms.live.endpoints import router as live_router
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conf = ensure_secrets(settings or load_settings())
         async with open_resources(conf) as res, status_pusher(res):
             app.state.rooms = res
+            announce_first_start(conf)
             log.info("rooms.started", database=conf.resolved_database_url.split(":")[0],
                      blobs=res.blobs.name, jobs=res.jobs.backend)
             yield

@@ -23,20 +23,35 @@ def _read_or_create(path: Path, nbytes: int) -> tuple[str, bool]:
     return value, True
 
 
-def ensure_secrets(settings: Settings) -> Settings:
-    """Fill SECRET_KEY and OPS_SHARED_SECRET from VAR_DIR when the env did not set them.
+OPS_SECRET_FILE = "ops_shared_secret"  # noqa: S105 (a file name, not a secret)
+SHOWN_MARKER = "ops_shared_secret.shown"
 
-    The ops secret is printed once, on the console, the first time it is made, so the
-    person installing rooms can sign in. It is never written to the logs.
-    """
+
+def ensure_secrets(settings: Settings) -> Settings:
+    """Fill SECRET_KEY and OPS_SHARED_SECRET from VAR_DIR when the env did not set them."""
     updates: dict[str, SecretStr] = {}
     if not settings.secret_key.get_secret_value():
         value, _ = _read_or_create(settings.var_dir / "secret_key", 48)
         updates["secret_key"] = SecretStr(value)
     if not settings.ops_shared_secret.get_secret_value():
-        value, created = _read_or_create(settings.var_dir / "ops_shared_secret", 18)
-        if created:
-            print(f"rooms: operator secret for /ops/ (shown once, kept in "
-                  f"{settings.var_dir / 'ops_shared_secret'}): {value}", file=sys.stderr)
+        value, _ = _read_or_create(settings.var_dir / OPS_SECRET_FILE, 18)
         updates["ops_shared_secret"] = SecretStr(value)
     return settings.model_copy(update=updates) if updates else settings
+
+
+def announce_first_start(settings: Settings) -> None:
+    """Once the first start has succeeded, say where the generated operator secret is.
+
+    The console of a service is often a log, so the path is printed, and the secret itself
+    only when stdout is a terminal (CONTRACT §3). Called after start-up succeeded, so a
+    start that fails prints nothing, and the next good one still tells.
+    """
+    path = settings.var_dir / OPS_SECRET_FILE
+    marker = settings.var_dir / SHOWN_MARKER
+    if not path.exists() or marker.exists():
+        return
+    print(f"rooms: the operator secret for /ops/ was generated into {path} (mode 0600)",
+          file=sys.stderr)
+    if sys.stdout.isatty():
+        print(f"rooms: operator secret: {path.read_text().strip()}")
+    marker.touch(mode=0o600)

@@ -121,3 +121,37 @@ async def test_a_peer_that_stops_answering_pings_is_dropped(app: FastAPI) -> Non
                 assert await alive.recv() == {"topic": "stage", "n": 1}
         finally:
             await dead.aclose()
+
+
+def _server_side_open(server_port: int, client_port: int) -> bool:
+    """Whether the server still holds a TCP socket to that client (Linux /proc/net/tcp)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                local, remote = line.split()[1:3]
+                if (int(local.rsplit(":", 1)[1], 16) == server_port
+                        and int(remote.rsplit(":", 1)[1], 16) == client_port):
+                    return True
+    return False
+
+
+@pytest.mark.live_settings(live_queue_size=8, live_send_timeout_s=0.5)
+async def test_a_client_that_stops_reading_is_really_gone_after_the_grace(
+        live_server: LiveServer) -> None:
+    hub = live_server.hub
+    slow = await _raw_subscriber(live_server)
+    mine = slow.writer.get_extra_info("sockname")[1]
+    try:
+        assert _server_side_open(live_server.port, mine)
+        seq = 0
+        deadline = asyncio.get_running_loop().time() + 20.0
+        while hub.total == 1:
+            assert asyncio.get_running_loop().time() < deadline, "non-reader never closed"
+            await hub.publish("stage", {"seq": seq, "pad": PAD})
+            seq += 1
+            await asyncio.sleep(0)
+        # the close frame gets its grace, then the transport is aborted, queued bytes and all
+        await until(lambda: not _server_side_open(live_server.port, mine), timeout=10.0,
+                    what="the server to drop the socket of a peer that reads nothing")
+    finally:
+        await slow.aclose()

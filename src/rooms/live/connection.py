@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import struct
 import time
 from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any, NoReturn
@@ -94,6 +96,25 @@ class _InFlight:
                     return
 
 
+def abort_transport(send: Send) -> bool:
+    """Drop the TCP connection under an ASGI websocket at once (RST, queued bytes freed).
+
+    ASGI has no such message; the server's own send is a method of its protocol object,
+    which holds the transport (uvicorn's websocket implementations all do). A plain close
+    of a socket whose peer reads nothing leaves the kernel holding it (FIN_WAIT1, with its
+    queue) for minutes, so linger is set to 0 first: the close is a reset. True when done.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None or not hasattr(transport, "abort"):
+        return False  # (a closing transport still holds its queued bytes: abort it too)
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+    return True
+
+
 async def _awaited(awaitable: Awaitable[None]) -> None:
     await awaitable
 
@@ -149,10 +170,17 @@ class LiveConnection:
         except* Exception as group:
             log.error("live.client.crashed", kind=self._kind, exc_info=group.exceptions[0])
             closed = _Closed(CLOSE_INTERNAL, "internal error")
+        stuck = closed.code == CLOSE_SLOW
         if closed.code is not None and self._ws.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
+            try:
                 async with asyncio.timeout(CLOSE_SEND_TIMEOUT_S):  # a stuck peer may not drain
                     await self._ws.close(closed.code, closed.reason)
+            except TimeoutError:
+                stuck = True
+            except Exception:  # noqa: S110 - the peer is gone already: nothing to close
+                pass
+        if stuck:  # a peer that reads nothing would hold the socket and its queued bytes
+            abort_transport(self._send)
         log.info("live.client.closed", kind=self._kind, code=closed.code, reason=closed.reason,
                  seconds=round(time.monotonic() - started, 1), sent=self.sent,
                  dropped=self._sub.dropped_total + self._sub.dropped)
