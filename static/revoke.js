@@ -4,7 +4,8 @@
   const result = document.getElementById("result");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const token = form.token.value.trim().toUpperCase();
+    // Sent as typed: the server forgives case, spaces, dashes and O/0, I/1 look-alikes.
+    const token = form.token.value.trim();
     result.textContent = "Removing…";
     try {
       const resp = await fetch("/api/v1/revoke", {

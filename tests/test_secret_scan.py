@@ -34,7 +34,9 @@ def test_a_planted_secret_is_found(tmp_path: Path) -> None:
     finally:
         sys.path.remove(str(SCRIPT.parent))
     leaked = tmp_path / "settings.py"
-    leaked.write_text('aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY9"\n')
+    # assembled here, so that this file itself holds no secret-looking line
+    value = "wJalrXUtnFEMI/K7MDENG" + "/bPxRfiCYzEXAMPLEKEY9"
+    leaked.write_text(f'aws_secret_access_key = "{value}"\n')
     found = module._scan(["settings.py"], tmp_path)
     assert found and module._report(found, module._allowed(), "planted") == 1
 

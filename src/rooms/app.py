@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rooms import __version__
+from rooms.assets import asset_dir
 from rooms.config import Settings, load_settings
 from rooms.errors import RoomsError
 from rooms.health.endpoints import router as health_router
@@ -29,7 +30,6 @@ from rooms.playback.endpoints import router as playback_router
 from rooms.playback.media import router as media_router
 from rooms.recordings.endpoints import router as recordings_router
 from rooms.resources import open_resources
-from rooms.web.pages import ROOT
 from rooms.web.pages import router as pages_router
 
 log = get_logger("rooms.app")
@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(media_router)
     app.include_router(playback_router)
     app.include_router(pages_router)
-    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=asset_dir("static")), name="static")
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(ServerSendMiddleware)  # outermost of ours: sees the server's own send

@@ -32,13 +32,14 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from rooms.assets import asset_dir
 from rooms.logging import get_logger
 
 log = get_logger("rooms.db")
 T = TypeVar("T")
 GuardMode = Literal["off", "log", "raise"]
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_DIR = asset_dir("migrations")  # shipped inside the package, see rooms.assets
 
 
 def create_engine(url: str) -> AsyncEngine:

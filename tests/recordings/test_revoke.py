@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 
@@ -12,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from rooms.kit import tokens
-from rooms.models import Artifact, Derivative, StewardAction, utcnow
+from rooms.models import Artifact, ConsentManifest, Derivative, StewardAction, utcnow
 from rooms.playback.media_tokens import POOL_AUDIO, media_url
 from tests.audio import wav16
 from tests.helpers import resources, writing
@@ -173,3 +174,47 @@ async def test_room_hears_of_new_and_revoked_takes(client: httpx.AsyncClient,
         seen = [json.loads((await asyncio.wait_for(anext(events), 5)).text) for _ in range(2)]
     assert [(e["event"], e["change"], e["artifact_id"]) for e in seen] == [
         ("pool", "added", body["artifact"]["id"]), ("pool", "revoked", body["artifact"]["id"])]
+
+
+async def _as_legacy(app: FastAPI, artifact_id: int, legacy_code: str) -> None:
+    """Store the take's consent under a code of the old A-Z0-9 alphabet (hash only, as then)."""
+    async with writing(resources(app)) as session:
+        row = await session.get(Artifact, artifact_id)
+        assert row is not None
+        manifest = await session.get(ConsentManifest, row.consent_id)
+        assert manifest is not None
+        manifest.revocation_token_hash = hashlib.sha256(legacy_code.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("typed", ["KO1IX0LUQ7", "K01IXOLUQ7", "KOI1X0LUQ7", "k0I1-xOlu q7",
+                                   "\uff2b\uff2f\uff11\uff29 XOLUQ7"],
+                         ids=["exact", "o0-swapped", "i1-swapped", "all-loose", "fullwidth"])
+async def test_a_legacy_code_with_look_alikes_swapped_still_revokes(
+        client: httpx.AsyncClient, app: FastAPI, typed: str) -> None:
+    body = (await upload(client)).json()
+    await _as_legacy(app, body["artifact"]["id"], "KO1IX0LUQ7")  # O, 1, I, 0, L, U: all legacy
+    resp = await client.post("/api/v1/revoke", json={"token": typed})
+    assert (resp.status_code, resp.json()) == (200, {"revoked": 1, "derivatives_deleted": 0})
+    assert await blob_keys(app) == []
+
+
+async def test_a_new_code_typed_loosely_revokes(client: httpx.AsyncClient, app: FastAPI) -> None:
+    code = (await upload(client)).json()["revocation_token"]
+    assert not set(code) & set("ILOU")
+    # lower case, groups split by a space, a hyphen, a thin space and an en dash; 0/1 as o/l
+    loose = f"{code[:3]} {code[3:5]}-{code[5:7]}\u2009{code[7:8]}\u2013{code[8:]}".lower()
+    loose = loose.replace("0", "o").replace("1", "l")
+    other = (await upload(client)).json()["artifact"]["id"]
+    resp = await client.post("/api/v1/revoke", json={"token": f"  {loose}\n"})
+    assert (resp.status_code, resp.json()["revoked"]) == (200, 1)
+    assert len(await blob_keys(app)) == 1  # the other take is untouched
+    async with resources(app).sessions() as session:
+        row = await session.get(Artifact, other)
+        assert row is not None and row.status == "ACTIVE"
+
+
+@pytest.mark.parametrize("typed", ["", "ABC", "K01IX0LUQ7X", "K01IX0LUQ!", "\u0000" * 10])
+async def test_what_cannot_be_a_code_is_unknown(client: httpx.AsyncClient, typed: str) -> None:
+    await upload(client)
+    resp = await client.post("/api/v1/revoke", json={"token": typed or " "})
+    assert (resp.status_code, resp.json()["error"]["code"]) == (404, "unknown_token")

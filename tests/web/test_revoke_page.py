@@ -59,7 +59,9 @@ async def test_code_removes_the_recording(page: Page, client: httpx.AsyncClient,
     async with serve_app(app) as base_url:
         await page.goto(f"{base_url}/revoke/")
         await expect(page).to_have_title("Remove your recording · rooms")
-        await page.fill("#code", code.lower())  # the page upper-cases what people type
+        # as people copy it: lower case, in groups, 0 and 1 as o and l
+        typed = f"{code[:3]}-{code[3:6]} {code[6:]}".lower().replace("0", "o").replace("1", "l")
+        await page.fill("#code", typed)
         async with page.expect_response("**/api/v1/revoke") as answer:
             await page.get_by_role("button", name="Remove it").click()
         resp = await answer.value
@@ -91,3 +93,11 @@ async def test_wrong_code_shows_the_servers_message(page: Page, client: httpx.As
         await expect(page.get_by_role("status")).to_have_text(body["error"]["message"])
         await expect(page.locator("#code")).to_have_value(wrong)  # kept, to fix a typo
     assert await resources(app).blobs.list()  # nothing was removed
+
+
+async def test_a_link_with_a_code_fills_the_form(client: httpx.AsyncClient) -> None:
+    page = await client.get("/revoke/", params={"token": "abcd-efgh jk"})
+    assert page.status_code == 200
+    assert 'value="ABCDEFGHJK"' in page.text
+    odd = await client.get("/revoke/", params={"token": '"><script>x</script>'})
+    assert odd.status_code == 200 and "<script>x" not in odd.text

@@ -3,8 +3,9 @@
 The RIFF header and chunk table are parsed by hand rather than with the `wave` module: `wave`
 rejects IEEE float and WAVE_FORMAT_EXTENSIBLE inconsistently and reads more than it needs.
 Uploads are already spooled to disk, so the reader only seeks between chunk headers and reads
-the fmt body; the sample data is never read. Nothing the client claims (duration, RIFF size,
-byte rate) is trusted; duration comes from the data chunk size and the sample rate.
+the fmt body; the sample data is never read (nor decoded). Nothing the client claims (duration,
+RIFF size, data size, byte rate) is trusted: sizes are hints, read the way players read them, and
+the duration is that of the whole frames present in the data chunk.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ PCM_BITS = frozenset({16, 24, 32})
 # work a hostile file of millions of empty chunks can cause: at most 8 bytes read per chunk.
 MAX_CHUNKS = 128
 
-# Streaming writers that cannot seek back leave the RIFF size as one of these placeholders.
-_STREAMING_RIFF_SIZES = frozenset({0, 0xFFFFFFFF})
+# Streaming writers that cannot seek back leave the RIFF and data sizes as these placeholders.
+_STREAMING_SIZES = frozenset({0, 0xFFFFFFFF})
 
 # KSDATAFORMAT_SUBTYPE_* GUIDs are the format tag followed by this fixed suffix. Checking it keeps
 # look-alikes (e.g. ambisonic B-format, whose GUID also starts 01 00) from passing as PCM.
@@ -80,6 +81,21 @@ def _read(f: BinaryIO, n: int, what: str) -> bytes:
     return buf
 
 
+def _printable(cid: bytes) -> bool:
+    """A chunk id is four printable ASCII bytes ("fmt ", "data", "LIST", "id3 "...)."""
+    return all(0x20 <= b <= 0x7E for b in cid)
+
+
+def _header(f: BinaryIO, pos: int, file_size: int) -> tuple[bytes, int] | None:
+    """The (id, declared size) of a chunk header at `pos`, or None if its id is not printable
+    or fewer than 8 bytes are left."""
+    if pos + 8 > file_size:
+        return None
+    f.seek(pos)
+    cid, size = struct.unpack("<4sI", _read(f, 8, "chunk header"))
+    return (cid, size) if _printable(cid) else None
+
+
 def inspect_wav_stream(
     f: BinaryIO,
     *,
@@ -87,8 +103,17 @@ def inspect_wav_stream(
     max_bytes: int | None = None,
     require_mono: bool = True,
 ) -> WavInfo:
-    """Validate the seekable binary stream `f` (any position) and describe its audio."""
+    """Validate the seekable binary stream `f` (any position) and describe its audio.
+
+    Reads the container the way players do (libsndfile, ffmpeg): declared sizes are hints.
+    A data chunk whose size is 0, 0xFFFFFFFF or runs past the end of the file holds the rest
+    of the file, in whole frames; the RIFF size is only used to ignore bytes after the RIFF
+    chunk; an odd-sized chunk whose pad byte was forgotten is found again (a chunk id is four
+    printable bytes). Raises `WavError` (4xx) and nothing else for any input.
+    """
     file_size = f.seek(0, io.SEEK_END)
+    if file_size == 0:
+        raise WavError("empty_audio", "the file is empty")
     if max_bytes is not None and file_size > max_bytes:
         raise WavError("too_large", f"file is {file_size} bytes, limit is {max_bytes}", 413)
 
@@ -100,35 +125,54 @@ def inspect_wav_stream(
             raise _invalid("RIFF header is truncated")
         raise WavError("invalid_wav", "not a WAV file", 415)
     (riff_size,) = struct.unpack_from("<I", head, 4)
-    if riff_size != file_size - 8 and riff_size not in _STREAMING_RIFF_SIZES:
-        raise _invalid(f"RIFF size {riff_size} does not match file length {file_size}")
+    # Where the RIFF chunk says it ends; past it, once fmt and data are known, bytes are ignored.
+    riff_end = file_size if riff_size in _STREAMING_SIZES else 8 + riff_size
 
     fmt: bytes | None = None
     data_offset = data_size = -1
-    pos, chunks = 12, 0
+    pos, chunks, padded = 12, 0, False
     while pos < file_size:
+        complete = fmt is not None and data_offset >= 0
+        if complete and pos >= riff_end:
+            break  # bytes after the RIFF chunk
+        header = _header(f, pos, file_size)
+        if header is None and padded:
+            # The writer forgot the pad byte after an odd-sized chunk: the header starts one
+            # byte earlier (tried only when the spec's position holds no chunk header).
+            header = _header(f, pos - 1, file_size)
+            if header is not None:
+                pos -= 1
+        if header is None:
+            if complete:
+                break  # trailing bytes that are not a chunk: ignored, as players do
+            if pos + 8 > file_size:
+                raise _invalid(f"chunk header at byte {pos} is truncated")
+            raise _invalid(f"no chunk id at byte {pos} (expected four printable characters)")
+        cid, size = header
         chunks += 1
         if chunks > MAX_CHUNKS:
             raise _invalid(f"more than {MAX_CHUNKS} chunks")
-        f.seek(pos)
-        cid, size = struct.unpack("<4sI", _read(f, 8, "chunk header"))
         body = pos + 8
-        name = cid.decode("latin-1")
-        if body + size > file_size:
-            what = "data chunk" if cid == b"data" else f"{name!r} chunk"
-            raise _invalid(f"{what} is truncated")
-        if cid == b"fmt ":
+        if cid == b"data":
+            if data_offset >= 0:
+                raise _invalid("duplicate data chunk")
+            data_offset, data_size = body, size
+            if size in _STREAMING_SIZES or body + size > file_size:
+                data_size = file_size - body
+                break  # the samples run to the end of the file
+        elif body + size > file_size:
+            if complete:
+                break  # a trailing chunk cut short (e.g. LIST): nothing we need is in it
+            raise _invalid(f'"{cid.decode("ascii")}" chunk at byte {pos} is truncated')
+        elif cid == b"fmt ":
             if fmt is not None:
                 raise _invalid("duplicate fmt chunk")
             if size < 16:
                 raise _invalid("fmt chunk is too short")
             fmt = _read(f, min(size, _FMT_READ), "fmt chunk")
-        elif cid == b"data":
-            if data_offset >= 0:
-                raise _invalid("duplicate data chunk")
-            data_offset, data_size = body, size
-        # Odd-sized chunks are followed by a pad byte (RIFF spec). Writers that forget it on the
-        # final chunk leave pos == file_size + 1, which simply ends the walk.
+        # Odd-sized chunks are followed by a pad byte (RIFF spec); see above for writers that
+        # forget it. Without it on the final chunk, pos == file_size + 1 simply ends the walk.
+        padded = bool(size & 1)
         pos = body + size + (size & 1)
 
     if fmt is None:
@@ -171,9 +215,7 @@ def _check(
         )
     if block_align != channels * bits // 8:
         raise _invalid(f"block align {block_align} does not match {channels}ch x {bits} bits")
-    if data_size % block_align:
-        raise _invalid(f"data size {data_size} is not a whole number of frames")
-
+    # A partial frame at the end (a cut-off write, a size that ran past the end) is not audio.
     frames = data_size // block_align
     if frames == 0:
         raise WavError("empty_audio", "the recording contains no audio")
@@ -189,7 +231,7 @@ def _check(
         format_tag=tag,
         block_align=block_align,
         data_offset=data_offset,
-        data_size=data_size,
+        data_size=frames * block_align,
         frames=frames,
         duration_ms=frames * 1000 // rate,
     )

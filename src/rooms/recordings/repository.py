@@ -20,9 +20,16 @@ async def get(session: AsyncSession, artifact_id: int) -> Artifact | None:
     return await session.get(Artifact, artifact_id)
 
 
-async def consent_by_hash(session: AsyncSession, token_hash: str) -> ConsentManifest | None:
-    return (await session.execute(select(ConsentManifest).where(
-        ConsentManifest.revocation_token_hash == token_hash))).scalar()
+async def consent_by_hashes(session: AsyncSession,
+                            token_hashes: Sequence[str]) -> ConsentManifest | None:
+    """The manifest stored under the first of `token_hashes` that matches (most likely first;
+    `consent.candidate_hashes` gives at most 1024, one query)."""
+    if not token_hashes:
+        return None
+    found = {m.revocation_token_hash: m for m in (await session.execute(
+        select(ConsentManifest).where(ConsentManifest.revocation_token_hash.in_(
+            token_hashes)))).scalars()}
+    return next((found[h] for h in token_hashes if h in found), None)
 
 
 async def artifacts_of_consent(session: AsyncSession, consent_id: int) -> Sequence[Artifact]:

@@ -70,7 +70,11 @@ def _field(fields: dict[str, str], names: tuple[str, ...], limit: int, what: str
 
 
 def _mode(fields: dict[str, str]) -> ConsentMode:
-    mode = fields.get("consent_mode", ConsentMode.ROOM).strip().upper() or ConsentMode.ROOM
+    """The participant's choice; never assumed (CONTRACT §4): absent or blank is 400."""
+    mode = fields.get("consent_mode", "").strip().upper()
+    if not mode:
+        raise RoomsError("consent_mode is required: ROOM or FOSSIL (NOSAVE uses "
+                         "/ephemeral/audio)", code="consent_required")
     if mode not in (ConsentMode.ROOM, ConsentMode.FOSSIL):
         raise RoomsError("consent_mode must be ROOM or FOSSIL (NOSAVE uses /ephemeral/audio)",
                          code="invalid_consent_mode")
@@ -195,10 +199,10 @@ async def revoke(uow: UnitOfWork, raw_code: str) -> tuple[int, int]:
     """A participant's code: every take of its consent manifest goes (`remove_takes`).
     Returns (takes revoked, derivatives deleted); 404 `unknown_token` for a code nobody
     holds; revoking twice answers (0, 0)."""
-    code = consent.normalize_code(raw_code)
-    if code is None:
+    hashes = consent.candidate_hashes(raw_code)  # typed form, Crockford form, look-alikes
+    if not hashes:
         raise NotFound("no recording has that code", code="unknown_token")
-    manifest = await repository.consent_by_hash(uow.session, consent.hash_code(code))
+    manifest = await repository.consent_by_hashes(uow.session, hashes)
     if manifest is None or not manifest.json.get("revocation", {}).get("allowed", True):
         raise NotFound("no recording has that code", code="unknown_token")
     ids = [a.id for a in await repository.artifacts_of_consent(uow.session, manifest.id)]

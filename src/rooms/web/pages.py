@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-ROOT = Path(__file__).resolve().parents[3]
-templates = Jinja2Templates(directory=str(ROOT / "templates"))
+from rooms.assets import asset_dir
+from rooms.recordings import consent
+
+templates = Jinja2Templates(directory=asset_dir("templates"))
 
 router = APIRouter(include_in_schema=False)
 
@@ -17,7 +17,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/revoke/", response_class=HTMLResponse)
 async def revoke_page(request: Request, token: str = "") -> HTMLResponse:
     """A participant types their code and sees what was removed."""
-    hint = token.strip().upper()[:16] if token.strip().isalnum() else ""
+    hint = consent.clean_code(token) or ""  # a link's ?token=, shown only if it can be a code
     return templates.TemplateResponse(request, "revoke.html", {"token_hint": hint},
                                       headers={"Cache-Control": "no-store",
                                                "Referrer-Policy": "no-referrer"})
