@@ -13,6 +13,7 @@ from rooms.access.operator import Operator, OperatorDep
 from rooms.deps import ResourcesDep, UowDep
 from rooms.errors import Forbidden
 from rooms.live.guards import origin_allowed
+from rooms.models import ArtifactStatus
 from rooms.openapi import Ok, errors
 from rooms.ops import artifacts, controls
 from rooms.ops.schemas import (
@@ -137,7 +138,7 @@ async def restart_worker(name: str, who: OperatorDep, uow: UowDep) -> JSONRespon
                         headers=NO_STORE)
 
 
-STATUSES = "(?i)^(active|expired|revoked|ephemeral)$"
+STATUSES = f"(?i)^({'|'.join(ArtifactStatus)})$"
 
 
 @router.get("/api/v1/operator/artifacts", response_model=ArtifactsPage, responses=ERRORS)
