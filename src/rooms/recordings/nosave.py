@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from rooms.config import Settings
 from rooms.errors import Gone
 from rooms.logging import get_logger
-from rooms.models import utcnow
+from rooms.models import ArtifactStatus, utcnow
 from rooms.recordings import repository
 from rooms.resources import Resources
 from rooms.uow import unit_of_work
@@ -67,7 +67,7 @@ async def listen(res: Resources, artifact_id: int, client: str) -> str:
     me = listener_key(res.settings, artifact_id, client)
     async with res.sessions() as session:
         state = await repository.nosave_state(session, artifact_id)
-    if state is not None and state.status == "EPHEMERAL":
+    if state is not None and state.status == ArtifactStatus.EPHEMERAL:
         until = now + timedelta(seconds=res.settings.nosave_listen_window_s)
         async with unit_of_work(res) as uow:
             await uow.begin_write()
@@ -82,7 +82,7 @@ async def listen(res: Resources, artifact_id: int, client: str) -> str:
     if state is None or not state.blob_key:
         raise _gone()
     open_ = state.ends_at is not None and state.ends_at > now
-    if open_ and state.status == "REVOKED" and state.listener == me:
+    if open_ and state.status == ArtifactStatus.REVOKED and state.listener == me:
         return state.blob_key
     if not open_:  # closed, and nobody has deleted the blob yet: now
         await dispose(res, artifact_id, due_by=now)

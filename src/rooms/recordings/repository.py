@@ -10,7 +10,14 @@ from typing import Any
 from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rooms.models import AccessEvent, Artifact, ConsentManifest, Derivative
+from rooms.models import (
+    AccessEvent,
+    Artifact,
+    ArtifactStatus,
+    ConsentManifest,
+    ConsentMode,
+    Derivative,
+)
 
 
 async def by_idempotency_key(session: AsyncSession, key: str) -> Artifact | None:
@@ -65,7 +72,7 @@ async def nosave_state(session: AsyncSession, artifact_id: int) -> NosaveState |
         AccessEvent.action == LISTEN_ACTION).limit(1).scalar_subquery())
     row = (await session.execute(select(
         Artifact.status, Artifact.raw_uri, Artifact.expires_at, listener).where(
-        Artifact.id == artifact_id, Artifact.consent_mode == "NOSAVE"))).first()
+        Artifact.id == artifact_id, Artifact.consent_mode == ConsentMode.NOSAVE))).first()
     return None if row is None else NosaveState(str(row[0]), row[1], row[2], row[3])
 
 
@@ -76,9 +83,9 @@ async def claim_nosave(session: AsyncSession, artifact_id: int, *, listener: str
     decides the race, so it is safe as the first statement of a transaction."""
     result = await session.execute(
         update(Artifact).where(
-            Artifact.id == artifact_id, Artifact.status == "EPHEMERAL",
+            Artifact.id == artifact_id, Artifact.status == ArtifactStatus.EPHEMERAL,
             Artifact.raw_uri != "", or_(Artifact.expires_at.is_(None), Artifact.expires_at > now))
-        .values(status="REVOKED", expires_at=until, last_access_at=now)
+        .values(status=ArtifactStatus.REVOKED, expires_at=until, last_access_at=now)
         .returning(Artifact.raw_uri))
     row = result.first()
     if row is None:
@@ -92,15 +99,17 @@ async def claim_nosave(session: AsyncSession, artifact_id: int, *, listener: str
 async def blob_deleted(session: AsyncSession, artifact_id: int, key: str) -> None:
     """The NOSAVE take's blob `key` is deleted: the row says so (REVOKED, no blob)."""
     await session.execute(update(Artifact).where(
-        Artifact.id == artifact_id, Artifact.raw_uri == key).values(status="REVOKED", raw_uri=""))
+        Artifact.id == artifact_id, Artifact.raw_uri == key).values(
+        status=ArtifactStatus.REVOKED, raw_uri=""))
 
 
 async def nosave_blobs_due(session: AsyncSession, now: datetime) -> list[int]:
     """NOSAVE takes whose blob is still kept although their time is up: unplayed past their
     lifetime, or played and their listening window closed."""
     return list((await session.execute(select(Artifact.id).where(
-        Artifact.status.in_(("EPHEMERAL", "REVOKED")), Artifact.expires_at <= now,
-        Artifact.consent_mode == "NOSAVE", Artifact.raw_uri != ""))).scalars())
+        Artifact.status.in_((ArtifactStatus.EPHEMERAL, ArtifactStatus.REVOKED)),
+        Artifact.expires_at <= now, Artifact.consent_mode == ConsentMode.NOSAVE,
+        Artifact.raw_uri != ""))).scalars())
 
 
 def _column_values(obj: Artifact | ConsentManifest) -> dict[str, Any]:

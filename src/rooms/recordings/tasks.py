@@ -11,7 +11,7 @@ from sqlalchemy import select
 from rooms.jobs.context import JobDeps
 from rooms.jobs.registry import JobContext, cron
 from rooms.logging import get_logger
-from rooms.models import Artifact, Derivative, utcnow
+from rooms.models import Artifact, ArtifactStatus, Derivative, utcnow
 from rooms.recordings import nosave, repository
 from rooms.resources import Resources
 from rooms.storage import SPOOL_GRACE
@@ -21,7 +21,7 @@ T = TypeVar("T")
 
 # An ingest writes its blob a moment before its row commits; never judge a blob that young.
 ORPHAN_GRACE = timedelta(minutes=15)
-SERVABLE = ("ACTIVE", "EPHEMERAL")
+SERVABLE = (ArtifactStatus.ACTIVE, ArtifactStatus.EPHEMERAL)
 _DERIVED_ID = re.compile(r"derivatives/(\d+)/")
 
 
