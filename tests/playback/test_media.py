@@ -6,7 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from rooms.playback.media_tokens import POOL_AUDIO, media_url
+from rooms.access.media_tokens import POOL_AUDIO, media_url
 from tests.audio import wav16
 from tests.helpers import resources
 from tests.recordings.conftest import upload
