@@ -108,6 +108,7 @@ async def test_every_json_route_answers_its_declared_schema(
     # The room plays
     c.check(await client.get("/api/v1/surface/state", headers=KIOSK))
     c.check(await client.get("/api/v1/effects"))
+    c.check(await client.get("/api/v1/room/composition"))
     c.check(await client.get("/api/v1/pool/next", params={"lane": "sideways"}))  # 400
     bad_ids = await client.get("/api/v1/pool/next", params={"exclude_ids": "1,\x1b[31m"})
     assert "\x1b" not in c.check(bad_ids)["error"]["message"]

@@ -7,8 +7,11 @@ values that the environment did not set; an explicit env var always wins.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -90,6 +93,7 @@ class Settings(BaseSettings):
         "memory"
     )
     orchestrator_tasks_path: Path = Path("orchestrator_tasks.yml")
+    timezone: str = ""  # IANA name for dayparts, quiet hours, opening hours; "": the host's
     node_name: str = "Room Memory Node"
     node_location_hint: str = ""
     allowed_hosts: str = "localhost,127.0.0.1"
@@ -170,7 +174,7 @@ class Settings(BaseSettings):
     ops_retention_soon_hours: float = 24
     ops_status_push_s: float = Field(5.0, ge=0)  # node status to /ws/ops this often; 0: off
 
-    # --- room loop (reserved for the room issue, #22: GET /api/v1/room/composition) ---
+    # --- room loop (GET /api/v1/room/composition, rooms.playback.composition) ---------
     room_intensity_profile: Literal["quiet", "balanced", "active"] = "balanced"
     room_movement_preset: Literal["meditative", "balanced", "active"] = "balanced"
     room_daypart_enabled: bool = True
@@ -257,6 +261,7 @@ class Settings(BaseSettings):
         _check_orderings(self)
         _check_urls(self)
         self.ops_networks()  # raises on a bad CIDR
+        self.zone()  # raises on an unknown TIMEZONE
         self.trusted_proxy_networks()
         for name in ("public_ingest_rate", "public_ingest_ip_rate", "public_revoke_rate",
                      "public_revoke_ip_rate"):
@@ -280,11 +285,35 @@ class Settings(BaseSettings):
         """Relative runtime paths (beacons, subscriptions) live under VAR_DIR."""
         return path if path.is_absolute() else self.var_dir / path
 
+    def zone(self) -> ZoneInfo:
+        """TIMEZONE, or the host's zone (TZ, /etc/timezone, /etc/localtime), else UTC."""
+        name = self.timezone.strip() or host_zone_name()
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"TIMEZONE: {name[:60]!r} is not an IANA zone name") from None
+
     def ops_networks(self) -> tuple[Network, ...]:
         return parse_networks("OPS_ALLOWED_NETWORKS", self.ops_allowed_networks)
 
     def trusted_proxy_networks(self) -> tuple[Network, ...]:
         return parse_networks("TRUSTED_PROXIES", self.trusted_proxies)
+
+
+def host_zone_name() -> str:
+    """The host's IANA zone name: TZ, /etc/timezone, the /etc/localtime link, else "UTC"."""
+    tz = os.environ.get("TZ", "").strip().lstrip(":")
+    if (tz and "/" in tz) or tz == "UTC":
+        return tz
+    with contextlib.suppress(OSError):
+        named = Path("/etc/timezone").read_text(encoding="utf-8").strip()
+        if named:
+            return named
+    with contextlib.suppress(OSError):
+        target = str(Path("/etc/localtime").resolve())
+        if "/zoneinfo/" in target:
+            return target.split("/zoneinfo/", 1)[1]
+    return "UTC"
 
 
 RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}

@@ -1,4 +1,5 @@
-"""GET /api/v1/pool/next, POST /api/v1/pool/heard/<token>, GET /api/v1/surface/state."""
+"""GET /api/v1/pool/next, POST /api/v1/pool/heard/<token>, GET /api/v1/surface/state,
+GET /api/v1/room/composition."""
 
 from __future__ import annotations
 
@@ -11,11 +12,17 @@ from rooms.deps import ResourcesDep, UowDep
 from rooms.effects import catalog
 from rooms.errors import RoomsError
 from rooms.openapi import errors
-from rooms.playback import service
+from rooms.playback import composition, service
 from rooms.playback.classify import DENSITIES, LANES, MOODS
 from rooms.playback.pool import Policy
 from rooms.playback.runtime import pool_runtime
-from rooms.playback.schemas import EffectOut, HeardOut, PoolNextOut, SurfaceStateOut
+from rooms.playback.schemas import (
+    CompositionOut,
+    EffectOut,
+    HeardOut,
+    PoolNextOut,
+    SurfaceStateOut,
+)
 from rooms.recordings.throttle import peek
 
 router = APIRouter(prefix="/api/v1", tags=["playback"])
@@ -92,3 +99,13 @@ async def surface_state(request: Request, res: ResourcesDep) -> JSONResponse:
 async def effects() -> JSONResponse:
     """The memory-color catalog: `[{"code", "label", "description", "dsp", "topology", …}]`."""
     return JSONResponse(catalog(), headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/room/composition", response_model=CompositionOut)
+async def room_composition(res: ResourcesDep) -> JSONResponse:
+    """The room composer's configuration with the installation profile applied: scenes,
+    movements, intensity profiles, dayparts, tone, overlap, scarcity, the quieter-mode
+    overlay and room policy. Settings only change with a restart, so clients may cache it
+    for a minute; the steward's live switches come from surface/state and `/ws/live`."""
+    return JSONResponse(composition.build(res.settings),
+                        headers={"Cache-Control": "public, max-age=60"})

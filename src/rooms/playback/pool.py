@@ -12,7 +12,8 @@ Weight = product of the factors below, floored at 0.1:
   the deployment's featured multiplier;
 - density balance over the last three heard takes: two dense -> dense
   POOL_DENSITY_CLUSTER_PENALTY, light POOL_DENSITY_RELEASE_BOOST, medium 1.08; two light ->
-  light 0.80, medium 1.12, dense 1.06.
+  light 0.80, medium 1.12, dense 1.06;
+- the deployment's own factor (`rooms.playback.deployments`; memory 1.0).
 """
 
 from __future__ import annotations
@@ -25,31 +26,11 @@ from typing import Any
 
 from rooms.config import Settings
 from rooms.playback.classify import Density, Lane, Mood, Thresholds, place
+from rooms.playback.deployments import DEPLOYMENTS, RESOLVED, UNRESOLVED, Deployment
 
 WEIGHT_FLOOR = 0.1
-UNRESOLVED = frozenset({"", "open", "unresolved", "pending"})
-RESOLVED = frozenset({"answered", "resolved", "closed", "complete", "completed", "fixed",
-                      "obsolete"})
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """A deployment's playback multipliers (the upstream table; the rest are not used yet)."""
-
-    candidate: float = 1.0
-    cooldown: float = 1.0
-    wear: float = 1.0
-    featured: float = 1.0
-
-
-PROFILES: dict[str, Profile] = {
-    "memory": Profile(),
-    "question": Profile(1.15, 0.65, 0.45, 0.96),
-    "prompt": Profile(1.12, 0.72, 0.55, 0.84),
-    "repair": Profile(1.2, 0.78, 0.3, 0.9),
-    "witness": Profile(1.0, 1.18, 0.48, 1.0),
-    "oracle": Profile(0.8, 1.5, 0.18, 1.32),
-}
+# the deployments' multipliers (candidate, cooldown, wear, featured, ...) by code
+PROFILES: dict[str, Deployment] = DEPLOYMENTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +43,7 @@ class Policy:
     cluster_penalty: float
     release_boost: float
     thresholds: Thresholds
+    deployment: Deployment = DEPLOYMENTS["memory"]
 
     @classmethod
     def from_settings(cls, s: Settings) -> Policy:
@@ -73,7 +55,7 @@ class Policy:
                    featured_boost=s.pool_featured_return_boost * profile.featured,
                    cluster_penalty=s.pool_density_cluster_penalty,
                    release_boost=s.pool_density_release_boost,
-                   thresholds=Thresholds.from_settings(s))
+                   thresholds=Thresholds.from_settings(s), deployment=profile)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +126,8 @@ def weight(k: Classified, now: datetime, p: Policy, *, recent: Sequence[Density]
             and _hours(absence_s) >= p.featured_min_absence_h):
         w *= p.featured_boost
     w *= _density_factor(k.density, recent, p)
+    if p.deployment.preferred:  # memory's factor is 1.0
+        w *= p.deployment.factor(c, _hours(age_s), _hours(absence_s))
     return max(WEIGHT_FLOOR, w)
 
 

@@ -34,8 +34,9 @@ from sqlalchemy.sql import Executable
 from rooms.db import Database
 from rooms.models import AccessEvent, Artifact
 from rooms.models.base import UTCDateTime
-from rooms.playback import classify
+from rooms.playback import classify, deployments
 from rooms.playback.classify import Density, Lane, Mood
+from rooms.playback.deployments import Prefer
 from rooms.playback.playable import playable_clause, raw_clause
 from rooms.playback.pool import PROFILES, Candidate, Policy
 
@@ -99,6 +100,59 @@ def batch(conn: Connection, now: datetime, p: Policy, *, exclude: Sequence[int],
     if cooled:
         params["cutoff"] = _cutoff(now, p)
     return _candidates(conn.execute(_batch_query(cooled, bool(exclude)), params).all())
+
+
+def _prefer_cond(prefer: Prefer) -> list[ColumnElement[bool]]:
+    """A preferred batch's condition (deployments.Prefer), with bound `edge` / `absent`."""
+    status = func.lower(func.trim(Artifact.lifecycle_status))
+    edge = bindparam("edge", type_=UTCDateTime())
+    if prefer == "thread_open":
+        return [Artifact.topic_tag != "", status.in_(sorted(deployments.UNRESOLVED))]
+    if prefer == "thread_unfixed":
+        return [Artifact.topic_tag != "", status.not_in(sorted(deployments.RESOLVED))]
+    if prefer in ("recent_10d", "recent_14d"):
+        return [Artifact.created_at >= edge]
+    if prefer == "settled":
+        return [Artifact.created_at <= edge]
+    if prefer == "aged":
+        return [Artifact.created_at <= edge,
+                _cooled(bindparam("absent", type_=UTCDateTime()))]
+    return []  # own_kind
+
+
+_PREFER_EDGE_H = {"recent_10d": deployments.RECENT_10D_H,
+                  "recent_14d": deployments.RECENT_14D_H,
+                  "settled": deployments.SETTLED_H, "aged": deployments.AGED_H}
+
+
+@functools.cache
+def _preferred_query(prefer: Prefer, excluding: bool) -> Executable:
+    now = bindparam("now", type_=UTCDateTime())
+    conds = _eligible(now, bindparam("exclude", expanding=True) if excluding else ())
+    conds.append(_cooled(bindparam("cutoff", type_=UTCDateTime())))
+    window = (select(Artifact.id).where(*conds).order_by(*RANK)
+              .limit(bindparam("window", type_=Integer())))
+    return (select(*_columns(now))
+            .where(Artifact.id.in_(window.scalar_subquery()),
+                   Artifact.deployment_kind == bindparam("kind"), *_prefer_cond(prefer))
+            .order_by(*RANK).limit(bindparam("limit", type_=Integer())))
+
+
+def preferred(conn: Connection, now: datetime, p: Policy, prefer: Prefer, *,
+              exclude: Sequence[int]) -> list[Candidate]:
+    """One of the deployment's preferred batches: takes of its own kind meeting `prefer`,
+    among the first NARROW_WINDOW cooled-down eligible takes in rank order (so a condition
+    nothing meets costs a bounded read, not a scan of the archive), in rank order."""
+    params: dict[str, Any] = {"now": now, "limit": p.candidate_limit, "window": NARROW_WINDOW,
+                              "cutoff": _cutoff(now, p), "kind": p.deployment.code}
+    if exclude:
+        params["exclude"] = list(exclude)
+    if prefer in _PREFER_EDGE_H:
+        params["edge"] = now - timedelta(hours=_PREFER_EDGE_H[prefer])
+    if prefer == "aged":
+        params["absent"] = now - timedelta(hours=deployments.AGED_ABSENT_H)
+    query = _preferred_query(prefer, bool(exclude))
+    return _candidates(conn.execute(query, params).all())
 
 
 def narrowed(conn: Connection, now: datetime, p: Policy, *, exclude: Sequence[int],

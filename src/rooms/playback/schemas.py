@@ -59,3 +59,69 @@ class EffectOut(BaseModel):
     family: Literal["participant_memory_color"]
     version: str
     engine: str
+
+
+class CueOut(BaseModel):
+    kind: Literal["play", "pause"]
+    gap_ms: int
+    lane: Literal["any", "fresh", "mid", "worn"] | None = None
+    density: Literal["any", "light", "medium", "dense"] | None = None
+    mood: Literal["clear", "hushed", "suspended", "weathered", "gathering"] | None = None
+    tone: Literal["idle", "sparse"] | None = None
+
+
+class SceneOut(BaseModel):
+    code: str
+    movements: list[str]
+    moods: list[str]
+    cues: list[CueOut]
+
+
+class MovementOut(BaseModel):
+    code: str
+    min_items: int
+    max_items: int
+    gap_multiplier: float
+    scenes: list[str]
+    preferred_moods: list[str]
+    default_density: str
+    dense_release_density: str
+    light_recovery_density: str
+    clear_release_mood: str
+    dense_after_mood: str
+
+
+class DaypartOut(BaseModel):
+    code: str
+    start_hour: int
+    end_hour: int
+    intensity: str
+    movement_preset: str
+
+
+class DaypartsOut(BaseModel):
+    enabled: bool
+    timezone: str
+    items: list[DaypartOut]
+
+
+class CompositionOut(BaseModel):
+    """GET /api/v1/room/composition (rooms.playback.composition.build)."""
+
+    version: int
+    installation_profile: str
+    deployment: dict[str, Any]
+    intensity: dict[str, Any]
+    movement_preset: dict[str, Any]
+    scenes: list[SceneOut]
+    movements: list[MovementOut]
+    dayparts: DaypartsOut
+    quiet_hours: dict[str, Any]
+    tone: dict[str, Any]
+    overlap: dict[str, Any]
+    scarcity: dict[str, Any]
+    archive_gap_tiers: list[dict[str, float]]
+    quieter_mode: dict[str, float]
+    source_slice: dict[str, int]
+    fossil_visuals: dict[str, Any]
+    policy: dict[str, Any]

@@ -1,10 +1,11 @@
 """The room's side of the pool: pick the next take, count a heard play, the surface state.
 
 pool/next only reads (wear moves when the room acknowledges a play, not when it asks for
-one). Batches follow REFERENCE §2.4 for the memory deployment: the cooled-down takes by
-(play_count, wear, newest); if none, every eligible take by how long ago it was heard; if
-still none, the same again without the client's exclusions. A requested lane, density or
-mood narrows the choice only when something matches.
+one). Batches follow REFERENCE §2.4: a non-memory deployment first tries its preferred
+batches (docs/deployments.md); then, as for memory, the cooled-down takes by (play_count,
+wear, newest); if none, every eligible take by how long ago it was heard; if still none,
+the same again without the client's exclusions. A requested lane, density or mood narrows
+the choice only when something matches.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ class PoolRead:
 def _candidates(conn: Connection, now: datetime, p: pool.Policy,
                 q: NextQuery) -> list[pool.Candidate]:
     for exclude in ((q.exclude, ()) if q.exclude else ((),)):
+        for prefer in p.deployment.preferred:
+            found = repository.preferred(conn, now, p, prefer, exclude=exclude)
+            if found:
+                return found
         if q.lane or q.density or q.mood:
             found = repository.narrowed(conn, now, p, exclude=exclude, lane=q.lane,
                                         density=q.density, mood=q.mood)
