@@ -287,10 +287,12 @@ class Settings(BaseSettings):
 
     def zone(self) -> ZoneInfo:
         """TIMEZONE, or the host's zone (TZ, /etc/timezone, /etc/localtime), else UTC."""
-        name = self.timezone.strip() or host_zone_name()
+        name = self.timezone.strip()
         try:
-            return ZoneInfo(name)
+            return ZoneInfo(name or host_zone_name())
         except (ZoneInfoNotFoundError, ValueError):
+            if not name:  # the host's own setting is odd: not the operator's mistake
+                return ZoneInfo("UTC")
             raise ValueError(f"TIMEZONE: {name[:60]!r} is not an IANA zone name") from None
 
     def ops_networks(self) -> tuple[Network, ...]:
