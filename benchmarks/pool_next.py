@@ -110,6 +110,7 @@ async def main() -> None:
         os.sched_setaffinity(0, {1})
     rows = ["| takes in the archive | route | deployment | concurrency | req/s | p50 ms |"
             " p99 ms | p99 / memory's | errors |", "|---|---|---|---|---|---|---|---|---|"]
+    measured: list[tuple[int, str, str, float, float, float, int]] = []
     with tempfile.TemporaryDirectory(prefix="rooms-pool-bench-") as tmp:
         for size in args.archive:
             memory_p99: float | None = None
@@ -125,12 +126,14 @@ async def main() -> None:
                         rate, p50, p99, errors = await measure(port, path, args)
                         if path == PATH and dep == "memory":
                             memory_p99 = p99
-                        ratio = (f"{p99 / memory_p99:.2f}" if path == PATH and memory_p99
-                                 else "")
-                        rows.append(f"| {size:,} | {path} | {dep} | {args.concurrency} | "
-                                    f"{rate:.1f} | {p50:.1f} | {p99:.1f} | {ratio} | "
-                                    f"{errors} |")
-                        print(rows[-1], flush=True)
+                        measured.append((size, path, dep, rate, p50, p99, errors))
+                        print(measured[-1], flush=True)
+            for m_size, path, dep, rate, p50, p99, errors in measured:
+                if m_size != size:
+                    continue
+                ratio = f"{p99 / memory_p99:.2f}" if path == PATH and memory_p99 else ""
+                rows.append(f"| {size:,} | {path} | {dep} | {args.concurrency} | {rate:.1f} | "
+                            f"{p50:.1f} | {p99:.1f} | {ratio} | {errors} |")
     print("\n" + "\n".join(rows))
 
 

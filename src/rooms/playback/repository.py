@@ -42,8 +42,8 @@ from rooms.playback.pool import PROFILES, Candidate, Policy
 
 NARROW_WINDOW = 500
 # a deployment's preferred batches look at the first PREFER_SPAN x candidate limit
-# cooled-down takes (question: 138 of the 100,000)
-PREFER_SPAN = 3
+# cooled-down takes (question: 92 of the 100,000)
+PREFER_SPAN = 2
 
 
 def _columns(now: datetime | ColumnElement[datetime]) -> tuple[Any, ...]:
