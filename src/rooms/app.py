@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rooms import __version__
 from rooms.assets import asset_dir
 from rooms.config import Settings, load_settings
+from rooms.derivatives.endpoints import router as derivatives_router
 from rooms.errors import RoomsError
 from rooms.health.endpoints import router as health_router
 from rooms.instance import announce_first_start, ensure_secrets
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops_router)
     app.include_router(media_router)
     app.include_router(playback_router)
+    app.include_router(derivatives_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=asset_dir("static")), name="static")
     app.add_middleware(MetricsMiddleware)

@@ -90,6 +90,14 @@ async def open_store(settings: Settings) -> BlobStore:
     )
 
 
+async def _close_extras(res: Resources) -> None:
+    """Close what was made on first use and kept in `extras` (the render pool)."""
+    for value in list(res.extras.values()):
+        close = getattr(value, "aclose", None)
+        if close is not None:
+            await close()
+
+
 @asynccontextmanager
 async def open_resources(settings: Settings, *, role: Role = "api") -> AsyncIterator[Resources]:
     """Build what a process of `role` needs; close it in reverse order on exit."""
@@ -132,6 +140,7 @@ async def open_resources(settings: Settings, *, role: Role = "api") -> AsyncIter
                         role=role, limiter=RateLimiter(redis), ops_sessions=OpsSessions(redis),
                         ops_lockout=LoginLockout(redis))
         ctx.update(res.job_context())
+        stack.push_async_callback(_close_extras, res)  # after the jobs that use them
         await stack.enter_async_context(jobs)
         if hub is not None and supervisor is not None:
             await stack.enter_async_context(hub)

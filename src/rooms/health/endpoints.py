@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from rooms.deps import ResourcesDep
+from rooms.derivatives import retention
 from rooms.health.checks import dependency_checks
 from rooms.kit.times import now_iso
 
@@ -61,6 +62,7 @@ async def readyz(res: ResourcesDep) -> JSONResponse:
             "heartbeat_age_s": None if stats.heartbeat_age_s is None
             else round(stats.heartbeat_age_s, 1),
             "recent_failures": [{"job": f.job, "error": f.error, "ts": f.ts} for f in recent[:10]],
+            "last_sweep_age_s": await retention.last_runs(res),
         }
         if not jobs_ok:
             failing.append("jobs")

@@ -1,0 +1,141 @@
+"""Retention: no take outlives its consent (CONTRACT §5, REFERENCE §2.7).
+
+- `expire_raw`: takes past `expires_at` become EXPIRED; raw audio past `raw_expires_at` is
+  deleted; a FOSSIL that still has a live essence stays ACTIVE and plays it from then on
+  (pool/next says `media_kind: "essence"`), any other take becomes EXPIRED.
+- `prune_derivatives`: derivatives past their `expires_at` are deleted (blob, then row).
+- both: an ACTIVE take with nothing left to play (no raw, no live essence) becomes EXPIRED.
+
+Every expiry goes through `recordings.removal.remove_takes`, the same path as a revocation
+(delete blobs, then mark rows, then announce). A run that changed anything writes one
+`retention.sweep` StewardAction with its counts; every run records when it ran, which node
+status and /readyz report.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from rooms.derivatives import repository
+from rooms.live import surface
+from rooms.logging import get_logger
+from rooms.models import StewardAction
+from rooms.recordings.removal import delete_blobs, remove_takes
+from rooms.resources import Resources
+from rooms.uow import unit_of_work
+
+log = get_logger("rooms.derivatives.retention")
+
+BATCH = 200  # takes per removal (one transaction, one audit row)
+LIMIT = 2000  # per run; the next run takes the rest
+LAST_SWEEP_KEY = "rooms:sweeps:last"
+Counts = dict[str, int]
+
+
+def _chunks(ids: Sequence[int], size: int = BATCH) -> list[list[int]]:
+    return [list(ids[i:i + size]) for i in range(0, len(ids), size)]
+
+
+async def _expire(res: Resources, ids: Sequence[int]) -> int:
+    removed = 0
+    for chunk in _chunks(ids):
+        async with unit_of_work(res) as uow:
+            done = await remove_takes(uow, chunk, status="EXPIRED", change="expired",
+                                      action="retention.expired", actor="retention",
+                                      detail=f"{len(chunk)} take(s) past their retention")
+        removed += len(done.artifact_ids)
+    return removed
+
+
+async def _expire_unplayable(res: Resources, now: datetime) -> int:
+    async with res.sessions() as session:
+        ids = await repository.unplayable(session, now, LIMIT)
+    return await _expire(res, ids)
+
+
+async def _essence_only(res: Resources, artifact_id: int, raw_key: str) -> bool:
+    """Delete a FOSSIL's raw blob, then forget it; the take plays its essence."""
+    await delete_blobs(res.blobs, [raw_key])
+    async with unit_of_work(res) as uow:
+        await uow.begin_write()
+        if not await repository.drop_raw(uow.session, artifact_id, raw_key):
+            return False
+        uow.after_commit(functools.partial(surface.pool_changed, uow.events, "essence",
+                                           artifact_id))
+    return True
+
+
+async def expire_raw(res: Resources, now: datetime) -> Counts:
+    counts = {"expired": 0, "raw_deleted": 0}
+    async with res.sessions() as session:
+        due = await repository.past_expiry(session, now, LIMIT)
+    counts["expired"] += await _expire(res, due)
+    async with res.sessions() as session:
+        raws = await repository.raw_past_ttl(session, now, LIMIT)
+    gone = [i for i, _, essence in raws if not essence]
+    counts["expired"] += await _expire(res, gone)
+    counts["raw_deleted"] += len(gone)
+    for artifact_id, raw_key, essence in raws:
+        if essence and await _essence_only(res, artifact_id, raw_key):
+            counts["raw_deleted"] += 1
+    counts["expired"] += await _expire_unplayable(res, now)
+    await finish(res, "expire_raw", counts)
+    return counts
+
+
+async def prune_derivatives(res: Resources, now: datetime) -> Counts:
+    async with res.sessions() as session:
+        due = await repository.past_ttl_derivatives(session, now, LIMIT)
+    pruned = 0
+    for chunk in _chunks([i for i, _ in due]):
+        keys = [uri for i, uri in due if i in set(chunk) and uri]
+        await delete_blobs(res.blobs, keys)
+        async with unit_of_work(res) as uow:
+            await uow.begin_write()
+            pruned += await repository.delete_rows(uow.session, chunk, now)
+    counts = {"derivatives_pruned": pruned, "expired": await _expire_unplayable(res, now)}
+    await finish(res, "prune_derivatives", counts)
+    return counts
+
+
+async def finish(res: Resources, sweep: str, counts: Counts) -> None:
+    """Audit a run that changed anything (one `retention.sweep` row), and note that the
+    sweep ran (in Redis when there is one, so the api processes see the worker's runs)."""
+    if any(counts.values()):
+        async with unit_of_work(res) as uow:
+            await uow.begin_write()
+            uow.session.add(StewardAction(
+                action="retention.sweep", actor="retention",
+                detail=", ".join(f"{k} {v}" for k, v in counts.items()),
+                payload={"sweep": sweep, **counts}))
+        log.info("retention.sweep", sweep=sweep, **counts)
+    await record_run(res, sweep)
+
+
+async def record_run(res: Resources, sweep: str) -> None:
+    ts = time.time()
+    res.extras.setdefault("sweeps", {})[sweep] = ts
+    if res.redis is not None:
+        try:
+            await res.redis.hset(LAST_SWEEP_KEY, sweep, str(ts))  # type: ignore[misc]
+        except Exception as exc:  # the status shows a stale sweep; nothing else depends on it
+            log.warning("retention.record_failed", error=type(exc).__name__)
+
+
+async def last_runs(res: Resources) -> dict[str, Any]:
+    """{sweep name: seconds since its last run}, from Redis when there is one."""
+    runs: dict[str, float] = dict(res.extras.get("sweeps", {}))
+    if res.redis is not None:
+        try:
+            stored = await res.redis.hgetall(LAST_SWEEP_KEY)  # type: ignore[misc]
+        except Exception:
+            stored = {}
+        for name, ts in stored.items():
+            key = name.decode() if isinstance(name, bytes) else str(name)
+            runs[key] = max(runs.get(key, 0.0), float(ts))
+    now = time.time()
+    return {name: round(now - ts, 1) for name, ts in sorted(runs.items())}
