@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Route, compile_path
 
 from rooms import __version__
 from rooms.assets import asset_dir
@@ -25,6 +27,7 @@ from rooms.live.endpoints import ServerSendMiddleware
 from rooms.live.endpoints import router as live_router
 from rooms.logging import get_logger
 from rooms.metrics import MetricsMiddleware
+from rooms.openapi import install as install_docs
 from rooms.ops.endpoints import router as ops_router
 from rooms.ops.push import status_pusher
 from rooms.playback.endpoints import router as playback_router
@@ -41,8 +44,45 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
               429: "throttled", 503: "unavailable"}
 
 
+MAX_MESSAGE = 500
+
+
+def printable(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` with control and other unprintable characters escaped (`\\x00`), cut to `limit`.
+
+    Error messages may quote what a client sent; they never carry its raw control bytes
+    (a terminal escape, a NUL, a line break forged into a log line).
+    """
+    if text.isprintable():
+        return text[:limit]
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)[:limit]
+
+
 def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
+    return {"error": {"code": code, "message": printable(message)}}
+
+
+MethodTable = list[tuple[re.Pattern[str], frozenset[str]]]
+
+
+def method_table(routes: Iterable[BaseRoute]) -> MethodTable:
+    """(path regex, methods) of every HTTP route, for `Allow`."""
+    return [(compile_path(route.path)[0], frozenset(route.methods))
+            for route in routes if isinstance(route, Route) and route.methods]
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (GET and POST where both exist), for Allow.
+
+    Starlette's own 405 names only the first route that matched the path. A path no route
+    matches is under a static mount (/static, /docs/assets), which serves GET and HEAD.
+    """
+    table: MethodTable = getattr(request.app.state, "method_table", [])
+    methods: set[str] = set()
+    for pattern, route_methods in table:
+        if pattern.match(request.url.path):
+            methods |= route_methods
+    return ", ".join(sorted((methods or {"GET", "HEAD"}) | {"OPTIONS"}))
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -59,11 +99,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("invalid_request", message), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+            if request.method == "OPTIONS":  # a real answer to OPTIONS: what this path takes
+                return Response(status_code=204, headers=headers)
         code = HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return JSONResponse(error_body(code, message), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+                            headers=headers)
 
     @app.exception_handler(DBAPIError)
     async def database_down(request: Request, exc: DBAPIError) -> JSONResponse:
@@ -94,16 +139,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         log.info("rooms.stopped")
 
-    app = FastAPI(title="rooms", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="rooms", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     _install_error_handlers(app)
-    app.include_router(health_router)
-    app.include_router(live_router)
-    app.include_router(recordings_router)
-    app.include_router(ops_router)
-    app.include_router(media_router)
-    app.include_router(playback_router)
-    app.include_router(derivatives_router)
-    app.include_router(pages_router)
+    install_docs(app)
+    routers = (health_router, live_router, recordings_router, ops_router, media_router,
+               playback_router, derivatives_router, pages_router)
+    for router in routers:
+        app.include_router(router)
+    app.state.method_table = method_table(
+        [*app.router.routes, *(route for router in routers for route in router.routes)])
     app.mount("/static", StaticFiles(directory=asset_dir("static")), name="static")
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(BodyLimitMiddleware)

@@ -8,15 +8,36 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from rooms.deps import ResourcesDep
 from rooms.derivatives import retention
 from rooms.health.checks import dependency_checks
 from rooms.kit.times import now_iso
+from rooms.openapi import ErrorDetail
 
 router = APIRouter(tags=["health"])
 
 MAX_RECENT_FAILURES = 3
+
+
+class HealthOut(BaseModel):
+    """`checks` maps a part (database, blobs, redis; jobs and supervisor on /readyz) to at
+    least `{"ok": bool}`; `error` is there only when something fails."""
+
+    ok: bool
+    checks: dict[str, dict[str, Any]]
+    now: str
+    error: ErrorDetail | None = None
+
+
+class WorkersHealthOut(BaseModel):
+    workers: dict[str, dict[str, Any]]
+    error: ErrorDetail | None = None
+
+
+def _unhealthy(model: type[BaseModel], what: str) -> dict[int | str, dict[str, Any]]:
+    return {503: {"model": model, "description": what}}
 
 
 def _error(failing: list[str]) -> dict[str, str]:
@@ -24,7 +45,8 @@ def _error(failing: list[str]) -> dict[str, str]:
             "message": f"unavailable: {', '.join(failing)}"}
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=HealthOut,
+            responses=_unhealthy(HealthOut, "`dependency_unavailable`: a part does not answer"))
 async def healthz(res: ResourcesDep) -> JSONResponse:
     """Database, blob store and Redis: 200 when all answer, 503 naming the ones that do not."""
     checks = await dependency_checks(res)
@@ -37,7 +59,8 @@ async def healthz(res: ResourcesDep) -> JSONResponse:
                         headers={"Cache-Control": "no-store"})
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=HealthOut,
+            responses=_unhealthy(HealthOut, "`dependency_unavailable`: not ready"))
 async def readyz(res: ResourcesDep) -> JSONResponse:
     """healthz plus the job runner's heartbeat, queue depth, recent failures, supervisor."""
     s = res.settings
@@ -77,7 +100,8 @@ async def readyz(res: ResourcesDep) -> JSONResponse:
                         headers={"Cache-Control": "no-store"})
 
 
-@router.get("/health")
+@router.get("/health", response_model=WorkersHealthOut,
+            responses=_unhealthy(WorkersHealthOut, "`workers_silent`"))
 async def health(res: ResourcesDep) -> JSONResponse:
     """The supervisor's workers; 503 while one that should run does not answer."""
     silent = res.streams.unhealthy()

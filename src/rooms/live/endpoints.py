@@ -24,6 +24,7 @@ from rooms.live.protocol import (
 )
 from rooms.live.tokens import Purpose, TokenRefused
 from rooms.logging import get_logger
+from rooms.openapi import errors
 from rooms.ops.auth import is_operator
 from rooms.resources import Resources
 
@@ -43,8 +44,9 @@ class LiveTokenOut(BaseModel):
     ws_url: str
 
 
-@router.post("/api/v1/live/token", response_model=LiveTokenOut,
-             responses={401: {}, 403: {}})
+@router.post("/api/v1/live/token", response_model=LiveTokenOut, responses=errors(
+    400, 401, 403, e401="`ops_auth_required` (purpose `ops`)",
+    e403="`ops_network_forbidden` (purpose `ops`)"))
 async def live_token(request: Request, res: ResourcesDep,
                      body: LiveTokenIn | None = None) -> JSONResponse:
     """Mint a short-lived, single-use token that opens /ws/live (or /ws/ops for operators)."""

@@ -11,19 +11,33 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from rooms.deps import ResourcesDep, UowDep
 from rooms.errors import Forbidden
 from rooms.live.guards import origin_allowed
+from rooms.openapi import Ok, errors
 from rooms.ops import artifacts, auth, controls
 from rooms.ops.auth import Operator, OperatorDep
+from rooms.ops.schemas import (
+    ActionsPage,
+    ArtifactsPage,
+    ControlsChangedOut,
+    ControlsOut,
+    MetadataOut,
+    NodeStatusOut,
+    RestartedOut,
+    WorkersOut,
+)
 from rooms.ops.status import node_status
 from rooms.playback.classify import Thresholds
 
 router = APIRouter(tags=["ops"])
 NO_STORE = {"Cache-Control": "no-store"}
 LANDING = "/ops/"
-ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "`ops_auth_required`: no valid session or bearer secret"},
-    403: {"description": "`ops_network_forbidden`: outside OPS_ALLOWED_NETWORKS"},
-    503: {"description": "`ops_not_configured`: OPS_SHARED_SECRET is empty"},
-}
+ERRORS = errors(401, 403, 503,
+                e401="`ops_auth_required`: no valid session or bearer secret",
+                e403="`ops_network_forbidden`: outside OPS_ALLOWED_NETWORKS",
+                e503="`ops_not_configured`: OPS_SHARED_SECRET is empty; "
+                     "`database_unavailable`")
+REDIRECT = {"description": "Signed in or out: on to the dashboard (`Location: /ops/`); "
+                           "no body", "headers": {"Location": {"schema": {"type": "string"}}},
+            "content": {}}
 
 
 def _wants_json(request: Request) -> bool:
@@ -44,11 +58,12 @@ def _same_site(request: Request) -> None:
                         code="ops_origin_forbidden")
 
 
-@router.post("/ops/login", status_code=303, responses={
-    200: {"description": "`{\"ok\": true}` when the client accepts JSON"},
-    403: {"description": "`ops_bad_secret` or `ops_network_forbidden`"},
-    429: {"description": "`ops_login_locked`, with Retry-After"},
-    503: ERRORS[503]})
+@router.post("/ops/login", status_code=303, response_class=RedirectResponse, responses={
+    303: REDIRECT,
+    200: {"model": Ok, "description": "`{\"ok\": true}` when the client accepts JSON"},
+    **errors(403, 429, 503, e403="`ops_bad_secret`, `ops_origin_forbidden` or "
+                                 "`ops_network_forbidden`",
+             e429="`ops_login_locked`, with Retry-After", e503=ERRORS[503]["description"])})
 async def login(request: Request, res: ResourcesDep,
                 secret: Annotated[str, Form()] = "") -> Response:
     """Sign in with the operator secret (form field `secret`); sets the session cookie."""
@@ -59,7 +74,10 @@ async def login(request: Request, res: ResourcesDep,
     return response
 
 
-@router.post("/ops/logout", status_code=303)
+@router.post("/ops/logout", status_code=303, response_class=RedirectResponse, responses={
+    303: REDIRECT,
+    200: {"model": Ok, "description": "`{\"ok\": true}` when the client accepts JSON"},
+    **errors(403, 503, e403="`ops_origin_forbidden`: not from this site's own pages")})
 async def logout(request: Request, res: ResourcesDep) -> Response:
     """Sign out: the session stops working everywhere and its cookie is cleared."""
     _same_site(request)
@@ -69,7 +87,7 @@ async def logout(request: Request, res: ResourcesDep) -> Response:
     return response
 
 
-@router.get("/api/v1/node/status", responses=ERRORS)
+@router.get("/api/v1/node/status", response_model=NodeStatusOut, responses=ERRORS)
 async def status(_: OperatorDep, res: ResourcesDep) -> JSONResponse:
     """Dependencies, archive counts, pool lanes and moods, disk, jobs, workers, live, warnings."""
     return JSONResponse(await node_status(res), headers=NO_STORE)
@@ -79,20 +97,21 @@ def _actor(who: Operator) -> str:
     return f"operator:{who.via}"
 
 
-@router.get("/api/v1/operator/controls", responses=ERRORS)
+@router.get("/api/v1/operator/controls", response_model=ControlsOut, responses=ERRORS)
 async def get_controls(_: OperatorDep, uow: UowDep) -> JSONResponse:
     """The steward's switches and the last few actions."""
     return JSONResponse(await controls.controls(uow.session), headers=NO_STORE)
 
 
-@router.post("/api/v1/operator/controls", responses=ERRORS)
+@router.post("/api/v1/operator/controls", response_model=ControlsChangedOut,
+             responses=ERRORS)
 async def post_controls(body: controls.ControlsIn, who: OperatorDep,
                         uow: UowDep) -> JSONResponse:
     """Change any of the switches; each change is audited and pushed to live clients."""
     return JSONResponse(await controls.change(uow, body, _actor(who)), headers=NO_STORE)
 
 
-@router.get("/api/v1/operator/actions", responses=ERRORS)
+@router.get("/api/v1/operator/actions", response_model=ActionsPage, responses=ERRORS)
 async def get_actions(_: OperatorDep, uow: UowDep,
                       limit: Annotated[int, Query(ge=1, le=200)] = 50,
                       cursor: Annotated[int | None, Query(ge=1)] = None) -> JSONResponse:
@@ -103,13 +122,14 @@ async def get_actions(_: OperatorDep, uow: UowDep,
     return JSONResponse({"items": items, "next_cursor": nxt}, headers=NO_STORE)
 
 
-@router.get("/api/v1/operator/workers", responses=ERRORS)
+@router.get("/api/v1/operator/workers", response_model=WorkersOut, responses=ERRORS)
 async def get_workers(_: OperatorDep, res: ResourcesDep) -> JSONResponse:
     """The supervisor's workers and its ring of recent crashes, newest first."""
     return JSONResponse(controls.workers_out(res), headers=NO_STORE)
 
 
-@router.post("/api/v1/operator/workers/{name}/restart", responses=ERRORS)
+@router.post("/api/v1/operator/workers/{name}/restart", response_model=RestartedOut,
+             responses={**ERRORS, **errors(404, e404="`worker_not_found`")})
 async def restart_worker(name: str, who: OperatorDep, uow: UowDep) -> JSONResponse:
     """Forget a worker's crash history and start it again if its conditions allow."""
     return JSONResponse(await controls.restart_worker(uow, name, _actor(who)),
@@ -119,7 +139,7 @@ async def restart_worker(name: str, who: OperatorDep, uow: UowDep) -> JSONRespon
 STATUSES = "(?i)^(active|expired|revoked|ephemeral)$"
 
 
-@router.get("/api/v1/operator/artifacts", responses=ERRORS)
+@router.get("/api/v1/operator/artifacts", response_model=ArtifactsPage, responses=ERRORS)
 async def list_artifacts(_: OperatorDep, uow: UowDep,
                          status: Annotated[str | None, Query(pattern=STATUSES)] = None,
                          topic_tag: Annotated[str | None, Query(max_length=64)] = None,
@@ -133,7 +153,8 @@ async def list_artifacts(_: OperatorDep, uow: UowDep,
 
 
 @router.patch("/api/v1/operator/artifacts/{artifact_id}/metadata",
-              responses={**ERRORS, 404: {}, 410: {}})
+              response_model=MetadataOut,
+              responses={**ERRORS, **errors(404, 410, e404="`artifact_not_found`")})
 async def edit_artifact(artifact_id: int, body: artifacts.MetadataIn, who: OperatorDep,
                         uow: UowDep) -> JSONResponse:
     """Set a take's `topic_tag` and/or `lifecycle_status`; audited."""

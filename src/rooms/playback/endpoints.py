@@ -10,16 +10,24 @@ from fastapi.responses import JSONResponse
 from rooms.deps import ResourcesDep, UowDep
 from rooms.effects import catalog
 from rooms.errors import RoomsError
+from rooms.openapi import errors
 from rooms.playback import service
 from rooms.playback.classify import DENSITIES, LANES, MOODS
 from rooms.playback.pool import Policy
 from rooms.playback.runtime import pool_runtime
-from rooms.playback.schemas import HeardOut, PoolNextOut, SurfaceStateOut
+from rooms.playback.schemas import EffectOut, HeardOut, PoolNextOut, SurfaceStateOut
 from rooms.recordings.throttle import peek
 
 router = APIRouter(prefix="/api/v1", tags=["playback"])
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_PARAM = 2048
+# The schema names the values the server takes (case and surrounding blanks are forgiven);
+# `_choice` still checks them, so a wrong one answers its own `invalid_<name>` code.
+LANE = Query(json_schema_extra={"enum": ["any", *LANES]})
+DENSITY = Query(json_schema_extra={"enum": ["any", *DENSITIES]})
+MOOD = Query(json_schema_extra={"enum": ["any", *MOODS]})
+EXCLUDE_IDS = Query(description="Up to 50 comma-separated artifact ids to skip",
+                    json_schema_extra={"pattern": r"^ *[0-9]{0,18}( *, *[0-9]{0,18})* *$"})
 
 
 def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
@@ -46,23 +54,25 @@ def _query(lane: str | None, density: str | None, mood: str | None,
         exclude=exclude)
 
 
-@router.get("/pool/next", response_model=PoolNextOut, responses={400: {}})
-async def pool_next(res: ResourcesDep, lane: Annotated[str | None, Query()] = None,
-                    density: Annotated[str | None, Query()] = None,
-                    mood: Annotated[str | None, Query()] = None,
-                    exclude_ids: Annotated[str | None, Query()] = None) -> JSONResponse:
+@router.get("/pool/next", response_model=PoolNextOut, responses=errors(
+    400, 503, e400="`invalid_lane`, `invalid_density`, `invalid_mood`, `invalid_exclude_ids`"))
+async def pool_next(res: ResourcesDep, lane: Annotated[str, LANE] = "any",
+                    density: Annotated[str, DENSITY] = "any",
+                    mood: Annotated[str, MOOD] = "any",
+                    exclude_ids: Annotated[str, EXCLUDE_IDS] = "") -> JSONResponse:
     """The next take for the room to play, with signed audio and ack URLs; changes nothing."""
     body = await service.next_take(res, _query(lane, density, mood, exclude_ids))
     return JSONResponse(body, headers=NO_STORE)
 
 
-@router.post("/pool/heard/{token}", response_model=HeardOut, responses={403: {}, 410: {}})
+@router.post("/pool/heard/{token}", response_model=HeardOut, responses=errors(
+    403, 410, 503, e403="`token_invalid`, `token_expired`"))
 async def pool_heard(token: str, uow: UowDep) -> JSONResponse:
     """Count one audible play (play_count, wear, last access); a token counts once."""
     return JSONResponse(await service.heard(uow, token), headers=NO_STORE)
 
 
-@router.get("/surface/state", response_model=SurfaceStateOut)
+@router.get("/surface/state", response_model=SurfaceStateOut, responses=errors(503))
 async def surface_state(request: Request, res: ResourcesDep) -> JSONResponse:
     """The steward's switches, the pool size and this kiosk's ingest budget (not charged)."""
     now = pool_runtime(res).clock()
@@ -78,7 +88,7 @@ async def surface_state(request: Request, res: ResourcesDep) -> JSONResponse:
     return JSONResponse(body, headers=NO_STORE)
 
 
-@router.get("/effects")
+@router.get("/effects", response_model=list[EffectOut])
 async def effects() -> JSONResponse:
     """The memory-color catalog: `[{"code", "label", "description", "dsp", "topology", …}]`."""
     return JSONResponse(catalog(), headers={"Cache-Control": "public, max-age=300"})

@@ -18,6 +18,7 @@ from rooms.deps import ResourcesDep
 from rooms.errors import Gone, NotFound
 from rooms.logging import get_logger
 from rooms.models import Artifact, Derivative, utcnow
+from rooms.openapi import errors
 from rooms.playback import media_tokens
 from rooms.playback.media_tokens import EPHEMERAL_AUDIO, RAW_PURPOSES, SPECTROGRAM_IMAGE
 from rooms.playback.ranges import parse_range
@@ -29,6 +30,15 @@ from rooms.uow import unit_of_work
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
 log = get_logger("rooms.media")
 NO_STORE = "no-store"
+TOKEN_ERRORS = dict(e403="`token_invalid`, `token_expired`",
+                    e410="`gone`: revoked, expired, or a NOSAVE take already played")
+
+
+def _binary(media_type: str, what: str) -> dict[int | str, dict[str, object]]:
+    body = {media_type: {"schema": {"type": "string", "format": "binary"}}}
+    return {200: {"description": what, "content": body},
+            206: {"description": f"{what}: the requested `Range`", "content": body,
+                  "headers": {"Content-Range": {"schema": {"type": "string"}}}}}
 
 
 def _playable(artifact: Artifact | None, now: datetime) -> Artifact:
@@ -64,8 +74,9 @@ def _response(blob: BlobStream, partial: bool, media_type: str,
                              media_type=media_type, headers=headers)
 
 
-@router.get("/raw/{token}", response_class=StreamingResponse,
-            responses={403: {}, 404: {}, 410: {}, 416: {}})
+@router.get("/raw/{token}", response_class=StreamingResponse, responses={
+    **_binary("audio/wav", "The take's audio"),
+    **errors(403, 404, 410, 416, 503, **TOKEN_ERRORS)})
 async def raw_audio(token: str, request: Request, res: ResourcesDep) -> StreamingResponse:
     """Stream a take's audio (raw, or its essence once a FOSSIL's raw expired)."""
     purpose, artifact_id = media_tokens.verify(res.settings, RAW_PURPOSES, token)
@@ -111,8 +122,8 @@ async def _play_once(res: Resources, artifact_id: int) -> StreamingResponse:
     return _response(blob, False, "audio/wav", stream_then_delete())
 
 
-@router.get("/spectrogram/{token}", response_class=StreamingResponse,
-            responses={403: {}, 404: {}, 410: {}})
+@router.get("/spectrogram/{token}", response_class=StreamingResponse, responses={
+    **_binary("image/png", "The spectrogram"), **errors(403, 404, 410, 416, 503, **TOKEN_ERRORS)})
 async def spectrogram(token: str, request: Request, res: ResourcesDep) -> StreamingResponse:
     """A FOSSIL take's spectrogram PNG."""
     _, artifact_id = media_tokens.verify(res.settings, (SPECTROGRAM_IMAGE,), token)

@@ -47,3 +47,15 @@ class SurfaceStateOut(BaseModel):
     quieter_mode: bool
     pool_size: int
     ingest_budget: BudgetOut
+
+
+class EffectOut(BaseModel):
+    code: str
+    label: str
+    label_es_mx_ca: str
+    description: str
+    dsp: dict[str, Any]
+    topology: list[str]
+    family: Literal["participant_memory_color"]
+    version: str
+    engine: str

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from rooms.deps import ResourcesDep, UowDep
+from rooms.effects import CATALOG, DEFAULT_EFFECT
 from rooms.errors import RoomsError
 from rooms.kit.times import iso
+from rooms.openapi import errors
 from rooms.playback import media_tokens
 from rooms.playback.media_tokens import EPHEMERAL_AUDIO, media_url, token_from_url
 from rooms.recordings import service
@@ -30,6 +32,37 @@ router = APIRouter(prefix="/api/v1", tags=["recordings"])
 NO_STORE = {"Cache-Control": "no-store"}
 
 
+def _multipart(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """`openapi_extra` for a route that parses its own multipart body (upload.py)."""
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {
+        "schema": {"type": "object", "properties": properties, "required": required},
+        "encoding": {"file": {"contentType": "audio/wav, audio/x-wav, audio/wave, "
+                                             "application/octet-stream"}}}}}}
+
+
+FILE = {"type": "string", "format": "binary",
+        "description": "The take: RIFF/WAVE PCM, mono (CONTRACT §4)"}
+EFFECT = {"type": "string", "enum": list(CATALOG), "default": DEFAULT_EFFECT,
+          "description": "A memory color from GET /api/v1/effects"}
+TAKE_BODY = _multipart({
+    "file": FILE,
+    "consent_mode": {"type": "string", "enum": ["ROOM", "FOSSIL"],
+                     "description": "Required: missing is 400 `consent_required`"},
+    "effect_profile": EFFECT,
+    "topic_tag": {"type": "string", "maxLength": 64},
+    "duration_ms": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1,
+                    "description": "The client's own measure; the server reads the WAV"},
+}, ["file", "consent_mode"])
+EPHEMERAL_BODY = _multipart({"file": FILE, "effect_profile": EFFECT}, ["file"])
+UPLOAD_ERRORS = errors(
+    400, 413, 415, 429, 503,
+    e400="`consent_required`, `invalid_wav`, `not_mono`, `too_long`, `empty_audio`, "
+         "`missing_file`, `upload_incomplete`, `invalid_request`, …",
+    e413="`too_large`", e415="`unsupported_media_type`, `unsupported_wav`",
+    e429="`ingest_budget_exceeded`, with Retry-After",
+    e503="`intake_paused`, `database_unavailable`, `storage_unavailable`")
+
+
 async def _upload(request: Request, res: Resources) -> ParsedUpload:
     staging = res.blobs.staging_dir()
     return await receive_upload(request, max_bytes=res.settings.ingest_max_upload_bytes,
@@ -44,7 +77,7 @@ async def _charge_ingest(request: Request, res: Resources) -> None:
 
 
 @router.post("/artifacts/audio", status_code=201, response_model=IngestOut,
-             responses={400: {}, 413: {}, 415: {}, 429: {}, 503: {}})
+             responses=UPLOAD_ERRORS, openapi_extra=TAKE_BODY)
 async def create_artifact(request: Request, uow: UowDep, res: ResourcesDep,
                           idempotency_key: Annotated[str | None, Header()] = None
                           ) -> JSONResponse:
@@ -70,7 +103,7 @@ def _ingest_response(result: service.IngestResult) -> JSONResponse:
 
 
 @router.post("/ephemeral/audio", status_code=201, response_model=EphemeralOut,
-             responses={400: {}, 413: {}, 415: {}, 429: {}, 503: {}})
+             responses=UPLOAD_ERRORS, openapi_extra=EPHEMERAL_BODY)
 async def create_ephemeral(request: Request, uow: UowDep, res: ResourcesDep) -> JSONResponse:
     """NOSAVE: keep the take just long enough for one play, then it is gone."""
     await service.ensure_intake_open(uow)
@@ -88,7 +121,9 @@ async def create_ephemeral(request: Request, uow: UowDep, res: ResourcesDep) -> 
     return JSONResponse(body.model_dump(), status_code=201, headers=NO_STORE)
 
 
-@router.post("/ephemeral/consume", response_model=ConsumeOut)
+@router.post("/ephemeral/consume", response_model=ConsumeOut,
+             responses=errors(400, 403, 404, 410, 503, e403="`token_invalid`, `token_expired`",
+                              e410="`gone`: already played or expired"))
 async def consume_ephemeral(body: ConsumeIn, uow: UowDep, res: ResourcesDep) -> JSONResponse:
     """Dispose of a NOSAVE take without playing it."""
     raw = body.token or (token_from_url(body.play_url) if body.play_url else None)
@@ -99,7 +134,9 @@ async def consume_ephemeral(body: ConsumeIn, uow: UowDep, res: ResourcesDep) -> 
     return JSONResponse(ConsumeOut(consumed=True).model_dump(), headers=NO_STORE)
 
 
-@router.post("/revoke", response_model=RevokeOut, responses={404: {}, 429: {}, 503: {}})
+@router.post("/revoke", response_model=RevokeOut,
+             responses=errors(400, 404, 429, 503, e404="`not_found`: no take has this code",
+                              e429="`revoke_throttled`, with Retry-After"))
 async def revoke(body: RevokeIn, request: Request, uow: UowDep,
                  res: ResourcesDep) -> JSONResponse:
     """Remove everything of a take: raw audio, derivatives, and it never plays again."""

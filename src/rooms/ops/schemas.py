@@ -1,0 +1,200 @@
+"""Wire shapes of the operator API (for OpenAPI; the routes build the same dicts).
+
+tests/test_contract.py validates every answer against these, through /openapi.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+Lane = Literal["fresh", "mid", "worn"]
+Density = Literal["light", "medium", "dense"]
+Mood = Literal["clear", "hushed", "suspended", "weathered", "gathering"]
+WorkerState = Literal["running", "stopped", "backoff", "crashloop", "disabled"]
+
+
+class OperatorStateOut(BaseModel):
+    intake_paused: bool
+    playback_paused: bool
+    quieter_mode: bool
+    maintenance_mode: bool
+    mood_bias: Literal["", "clear", "hushed", "suspended", "weathered", "gathering"]
+    updated_at: str | None
+
+
+class ActionOut(BaseModel):
+    id: int
+    action: str
+    actor: str
+    detail: str
+    payload: dict[str, Any]
+    created_at: str | None
+
+
+class ChangeOut(BaseModel):
+    field: str
+    value: bool | str
+    action: str
+    detail: str
+
+
+class ControlsOut(BaseModel):
+    operator_state: OperatorStateOut
+    recent_actions: list[ActionOut]
+
+
+class ControlsChangedOut(ControlsOut):
+    changes: list[ChangeOut]
+
+
+class ActionsPage(BaseModel):
+    items: list[ActionOut]
+    next_cursor: int | None
+
+
+class WorkerOut(BaseModel):
+    state: WorkerState
+    restarts: int
+    last_heartbeat_s_ago: float | None
+    last_error: str | None
+
+
+class CrashOut(BaseModel):
+    worker: str
+    at: float
+    error: str
+    traceback: str
+
+
+class WorkersOut(BaseModel):
+    state: Literal["running", "idle", "degraded"]
+    workers: dict[str, WorkerOut]
+    crashes: list[CrashOut]
+
+
+class RestartedOut(WorkerOut):
+    worker: str
+
+
+class OperatorArtifactOut(BaseModel):
+    id: int
+    status: str
+    consent_mode: str
+    created_at: str | None
+    last_access_at: str | None
+    duration_ms: int
+    play_count: int
+    wear: float
+    deployment_kind: str
+    topic_tag: str
+    lifecycle_status: str
+    lane: Lane
+    density: Density
+    mood: Mood
+    age_hours: float
+    absence_hours: float | None
+
+
+class ArtifactsPage(BaseModel):
+    items: list[OperatorArtifactOut]
+    next_cursor: int | None
+
+
+class MetadataOut(BaseModel):
+    artifact: OperatorArtifactOut
+    changed: list[str]
+
+
+class CheckOut(BaseModel):
+    ok: bool
+    latency_ms: float
+    error: str | None = None
+
+
+class StorageOut(BaseModel):
+    path: str
+    state: Literal["ok", "warning", "critical", "unknown"]
+    total_gb: float | None = None
+    free_gb: float | None = None
+    used_percent: float | None = None
+    free_percent: float | None = None
+    error: str | None = None
+
+
+class JobFailureOut(BaseModel):
+    job: str
+    error: str
+    at: str | None
+
+
+class JobsOut(BaseModel):
+    ok: bool
+    backend: str
+    depth: int | None = None
+    running: int | None = None
+    heartbeat_age_s: float | None = None
+    stale: bool | None = None
+    recent_failures: int | None = None
+    last_failures: list[JobFailureOut] | None = None
+    error: str | None = None
+
+
+class RetentionOut(BaseModel):
+    soon_window_hours: float
+    raw_held: int
+    raw_expiring_soon: int
+    next_raw_expiry_at: str | None
+    fossil_retained: int
+    fossil_residue_only: int
+    next_fossil_expiry_at: str | None
+
+
+class SwitchesOut(BaseModel):
+    intake_paused: bool
+    playback_paused: bool
+    quieter_mode: bool
+    maintenance_mode: bool
+    updated_at: str | None
+
+
+class SupervisorOut(BaseModel):
+    state: Literal["running", "idle", "degraded"]
+    workers: dict[str, WorkerOut]
+
+
+class LiveOut(BaseModel):
+    node: str
+    total: int
+    local_total: int
+    topics: dict[str, int]
+    peers: list[str]
+
+
+class WarningOut(BaseModel):
+    code: str
+    message: str
+    level: Literal["critical", "warning", "info"]
+
+
+class NodeStatusOut(BaseModel):
+    """`GET /api/v1/node/status`; a part that could not be read is null (and warned about)."""
+
+    ok: bool
+    now: str | None
+    components: dict[str, CheckOut]
+    operator_state: SwitchesOut | None
+    artifacts: dict[str, int] | None
+    active: int | None
+    expired: int | None
+    revoked: int | None
+    playable: int | None
+    lanes: dict[str, int] | None
+    moods: dict[str, int] | None
+    retention: RetentionOut | None
+    storage: StorageOut
+    jobs: JobsOut
+    supervisor: SupervisorOut
+    live: LiveOut
+    warnings: list[WarningOut]
