@@ -7,7 +7,7 @@ public.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -17,16 +17,16 @@ from rooms.derivatives import repository
 from rooms.derivatives.schemas import FossilsOut, SpectrogramsOut
 from rooms.kit.times import iso
 from rooms.models import utcnow
+from rooms.openapi import errors
 from rooms.ops.auth import OperatorDep
 from rooms.playback.media_tokens import SPECTROGRAM_IMAGE, media_url
 
 router = APIRouter(prefix="/api/v1", tags=["derivatives"])
 NO_STORE = {"Cache-Control": "no-store"}
 FOSSILS_SHOWN = 12
-OPS_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "`ops_auth_required`: no valid session or bearer secret"},
-    403: {"description": "`ops_network_forbidden`: outside OPS_ALLOWED_NETWORKS"},
-}
+OPS_ERRORS = errors(401, 403, 503, e401="`ops_auth_required`: no valid session or bearer secret",
+                    e403="`ops_network_forbidden`: outside OPS_ALLOWED_NETWORKS",
+                    e503="`ops_not_configured`: OPS_SHARED_SECRET is empty")
 
 
 @router.get("/surface/fossils", response_model=FossilsOut)
