@@ -90,12 +90,13 @@ async def lacking_renders(session: AsyncSession, now: datetime, limit: int) -> l
     return [int(i) for i in rows.scalars()]
 
 
-async def past_expiry(session: AsyncSession, now: datetime, limit: int) -> list[int]:
-    """ACTIVE takes whose consent has run out (`expires_at`)."""
-    rows = await session.execute(select(Artifact.id).where(
+async def past_expiry(session: AsyncSession, now: datetime,
+                      limit: int) -> list[tuple[int, bool]]:
+    """(id, still holds raw audio) of ACTIVE takes whose consent has run out."""
+    rows = await session.execute(select(Artifact.id, Artifact.raw_uri != "").where(
         Artifact.status == "ACTIVE", Artifact.expires_at <= now).order_by(Artifact.id)
         .limit(limit))
-    return [int(i) for i in rows.scalars()]
+    return [(int(i), bool(raw)) for i, raw in rows.all()]
 
 
 async def raw_past_ttl(session: AsyncSession, now: datetime,

@@ -73,7 +73,8 @@ async def expire_raw(res: Resources, now: datetime) -> Counts:
     counts = {"expired": 0, "raw_deleted": 0}
     async with res.sessions() as session:
         due = await repository.past_expiry(session, now, LIMIT)
-    counts["expired"] += await _expire(res, due)
+    counts["expired"] += await _expire(res, [i for i, _ in due])
+    counts["raw_deleted"] += sum(1 for _, raw in due if raw)
     async with res.sessions() as session:
         raws = await repository.raw_past_ttl(session, now, LIMIT)
     gone = [i for i, _, essence in raws if not essence]
