@@ -8,7 +8,8 @@ One pool per process that renders (the embedded API, or `rooms worker`), made on
 and closed with the resources. Workers start from a forkserver with the render module
 preloaded (never a fork of a process that holds sockets, threads and an event loop), are
 bounded in number (`DERIVATIVE_RENDER_WORKERS`), and each is replaced after
-`MAX_TASKS_PER_CHILD` renders so that nothing a render leaks can accumulate. A render that
+`MAX_TASKS_PER_CHILD` renders so that nothing a render leaks can accumulate; they run at
+a lower priority (nice 10), so a request that shares their core goes first. A render that
 outlives its timeout has its worker killed (the pool is replaced) and raises RenderTimeout.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -30,6 +32,15 @@ MAX_TASKS_PER_CHILD = 200
 
 class RenderTimeout(TimeoutError):
     """A render ran past DERIVATIVE_RENDER_TIMEOUT_S; its worker was killed."""
+
+
+RENDER_NICENESS = 10  # renders yield the CPU to the API's requests
+
+
+def _lower_priority() -> None:
+    """Worker initializer: a render is background work; a request that shares its core
+    runs first."""
+    os.nice(RENDER_NICENESS)
 
 
 def _context() -> Any:
@@ -48,6 +59,7 @@ class RenderPool:
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(self.workers, mp_context=_context(),
+                                                 initializer=_lower_priority,
                                                  max_tasks_per_child=MAX_TASKS_PER_CHILD)
         return self._executor
 
