@@ -282,7 +282,8 @@ async def main() -> None:
                            "REDIS_URL": svc.redis.url, "BLOB_STORE_URL": "s3://bench",
                            "S3_ENDPOINT_URL": svc.s3.endpoint_url,
                            "S3_ACCESS_KEY": svc.s3.access_key,
-                           "S3_SECRET_KEY": svc.s3.secret_key, "SECRET_KEY": "x" * 40}
+                           "S3_SECRET_KEY": svc.s3.secret_key, "SECRET_KEY": "x" * 40,
+                           "OPS_SHARED_SECRET": "y" * 24}
                     port = free_port()
                     await run_target("rooms PostgreSQL + S3", (rooms_cmd(port), env), port,
                                      args, rows, rss=True)

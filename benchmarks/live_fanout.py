@@ -184,7 +184,7 @@ class Server:
 
 async def connect_all(server: Server, n: int, stats: Stats) -> list[asyncio.Transport]:
     loop = asyncio.get_running_loop()
-    tokens = LiveTokens(secret=SECRET, ttl_s=300, redis=None)
+    tokens = LiveTokens(secret=SECRET, ttl_s=300)
     gate = asyncio.Semaphore(200)
     transports: list[asyncio.Transport] = []
 

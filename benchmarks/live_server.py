@@ -88,7 +88,7 @@ async def run_rooms(port: int) -> None:
     app = create_app(settings)
     tune_gc()  # as `rooms serve` does
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                            proxy_headers=True, ws_per_message_deflate=False,
+                            proxy_headers=False, ws_per_message_deflate=False,
                             timeout_graceful_shutdown=2, backlog=4096)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

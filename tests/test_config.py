@@ -44,6 +44,7 @@ def test_profile_fills_gaps_but_env_wins(monkeypatch: pytest.MonkeyPatch) -> Non
         ("OPS_QUEUE_DEPTH_WARNING", "50", "OPS_QUEUE_DEPTH_WARNING"),
         ("ROOM_OVERLAP_MIN_DELAY_MS", "900", "ROOM_OVERLAP_MIN_DELAY_MS"),
         ("OPS_ALLOWED_NETWORKS", "10.0.0.0/8,not-a-net", "OPS_ALLOWED_NETWORKS"),
+        ("TRUSTED_PROXIES", "127.0.0.1/32,caddy", "TRUSTED_PROXIES"),
         ("DATABASE_URL", "mysql://x/y", "DATABASE_URL"),
         ("BLOB_STORE_URL", "ftp://blobs", "BLOB_STORE_URL"),
         ("REDIS_URL", "http://localhost:6379", "REDIS_URL"),
@@ -66,6 +67,17 @@ def test_postgres_requires_a_secret_key(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u@127.0.0.1:1/db")
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         load_settings()
+
+
+def test_postgres_requires_an_operator_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u@127.0.0.1:1/db")
+    monkeypatch.setenv("SECRET_KEY", "k" * 40)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert str(info.value) == ("invalid setting OPS_SHARED_SECRET is required with a "
+                               "PostgreSQL DATABASE_URL (production)")
+    monkeypatch.setenv("OPS_SHARED_SECRET", "an operator secret")
+    assert load_settings().ops_shared_secret.get_secret_value() == "an operator secret"
 
 
 def test_cli_stops_with_one_line(tmp_path: Path) -> None:

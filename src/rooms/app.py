@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Route, compile_path
+from starlette.types import Scope
 
 from rooms import __version__
 from rooms.assets import asset_dir
@@ -22,6 +23,7 @@ from rooms.derivatives.endpoints import router as derivatives_router
 from rooms.errors import RoomsError
 from rooms.health.endpoints import router as health_router
 from rooms.instance import announce_first_start, ensure_secrets
+from rooms.kit.clients import Network, ProxyHeadersMiddleware, parse_networks
 from rooms.limits import BodyLimitMiddleware
 from rooms.live.endpoints import ServerSendMiddleware
 from rooms.live.endpoints import router as live_router
@@ -125,6 +127,15 @@ def _install_error_handlers(app: FastAPI) -> None:
                             status_code=500)
 
 
+def _trusted_proxies(scope: Scope) -> tuple[Network, ...]:
+    """TRUSTED_PROXIES of the running app (loopback before the lifespan has run)."""
+    res = getattr(scope["app"].state, "rooms", None) if "app" in scope else None
+    if res is None:
+        return parse_networks("TRUSTED_PROXIES", Settings.model_fields["trusted_proxies"].default)
+    settings: Settings = res.settings
+    return settings.trusted_proxy_networks()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Settings are read (and secrets generated) when the lifespan starts."""
 
@@ -152,5 +163,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=asset_dir("static")), name="static")
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(ProxyHeadersMiddleware, proxies=_trusted_proxies)  # client_ip's rule
     app.add_middleware(ServerSendMiddleware)  # outermost of ours: sees the server's own send
     return app

@@ -7,7 +7,6 @@ values that the environment did not set; an explicit env var always wins.
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rooms.errors import ConfigError
+from rooms.kit.clients import Network, parse_networks
 
 ProfileName = Literal["custom", "quiet_gallery", "shared_lab", "active_exhibit"]
 
@@ -145,6 +145,7 @@ class Settings(BaseSettings):
     ops_shared_secret: SecretStr = SecretStr("")
     ops_session_ttl_seconds: int = Field(43200, ge=60)
     ops_allowed_networks: str = ""
+    trusted_proxies: str = "127.0.0.1/32,::1/128"  # whose X-Forwarded-For/-Proto count
     ops_session_binding_mode: Literal["strict", "user_agent", "none"] = "user_agent"
     ops_session_cookie_secure: bool = False  # Secure even on plain http (https always is)
     ops_login_lockout_scope: Literal["ip", "ip_user_agent"] = "ip_user_agent"
@@ -253,6 +254,7 @@ class Settings(BaseSettings):
         _check_orderings(self)
         _check_urls(self)
         self.ops_networks()  # raises on a bad CIDR
+        self.trusted_proxy_networks()
         for name in ("public_ingest_rate", "public_ingest_ip_rate", "public_revoke_rate",
                      "public_revoke_ip_rate"):
             parse_rate(name.upper(), getattr(self, name))
@@ -275,17 +277,11 @@ class Settings(BaseSettings):
         """Relative runtime paths (beacons, subscriptions) live under VAR_DIR."""
         return path if path.is_absolute() else self.var_dir / path
 
-    def ops_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-        for part in self.ops_allowed_networks.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            try:
-                nets.append(ipaddress.ip_network(part, strict=False))
-            except ValueError as exc:
-                raise ValueError(f"OPS_ALLOWED_NETWORKS: {part!r} is not an IP or CIDR") from exc
-        return nets
+    def ops_networks(self) -> tuple[Network, ...]:
+        return parse_networks("OPS_ALLOWED_NETWORKS", self.ops_allowed_networks)
+
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks("TRUSTED_PROXIES", self.trusted_proxies)
 
 
 RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -350,6 +346,9 @@ def _check_urls(s: Settings) -> None:
         raise ValueError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
     if not db.startswith("sqlite") and not s.secret_key.get_secret_value():
         raise ValueError("SECRET_KEY is required with a PostgreSQL DATABASE_URL (production)")
+    if not db.startswith("sqlite") and not s.ops_shared_secret.get_secret_value():
+        raise ValueError("OPS_SHARED_SECRET is required with a PostgreSQL DATABASE_URL "
+                         "(production)")
 
 
 def load_settings(**overrides: Any) -> Settings:

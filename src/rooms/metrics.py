@@ -24,6 +24,10 @@ class Metrics:
                                       registry=self.registry)
         self.live_subscribers = Gauge("rooms_live_subscribers", "Live subscribers per topic",
                                       ["topic"], registry=self.registry)
+        self.store_fallbacks = Counter(
+            "rooms_store_local_fallbacks", "Store calls answered by this process while Redis "
+            "did not answer (rate limits, lockout, live tokens, sign-outs)", ["op"],
+            registry=self.registry)
         self.after_commit_failures = Counter(
             "rooms_after_commit_failures", "After-commit hooks that raised (the change itself "
             "was committed)", registry=self.registry)

@@ -24,6 +24,7 @@ from rooms.db import Database
 from rooms.jobs import JobQueue
 from rooms.jobs.catalog import load_jobs
 from rooms.kit.ratelimit import RateLimiter
+from rooms.kit.store import MemoryStore, Store, make_store
 from rooms.live.bus import RedisPublisher
 from rooms.live.hub import Hub
 from rooms.live.surface import Publisher as Events
@@ -48,7 +49,8 @@ class Resources:
     supervisor: Supervisor | None
     metrics: Metrics
     role: Role = "api"
-    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(None))
+    store: Store = field(default_factory=MemoryStore)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
     ops_sessions: OpsSessions = field(default_factory=OpsSessions)
     ops_lockout: LoginLockout = field(default_factory=LoginLockout)
     started_at: float = field(default_factory=time.time)
@@ -125,11 +127,13 @@ async def open_resources(settings: Settings, *, role: Role = "api") -> AsyncIter
             jobs = InProcessQueue(ctx, maxsize=settings.job_queue_size, concurrency=2,
                                   default_timeout_s=settings.job_timeout_s,
                                   default_max_tries=settings.job_max_tries)
+        store = make_store(redis, settings.redis_url,
+                           on_fallback=lambda op: metrics.store_fallbacks.labels(op).inc())
         hub: Hub | None = None
         supervisor: Supervisor | None = None
         events: Events
         if role == "api":
-            hub = events = Hub(settings=settings, redis=redis)
+            hub = events = Hub(settings=settings, redis=redis, store=store)
             supervisor = await build_supervisor(settings, hub, db.sessions)
         elif redis is not None:
             events = RedisPublisher(redis, node=f"worker-{secrets.token_hex(3)}")
@@ -137,8 +141,8 @@ async def open_resources(settings: Settings, *, role: Role = "api") -> AsyncIter
             raise ValueError("a worker process needs REDIS_URL")
         res = Resources(settings=settings, db=db, blobs=blobs, redis=redis, jobs=jobs,
                         events=events, hub=hub, supervisor=supervisor, metrics=metrics,
-                        role=role, limiter=RateLimiter(redis), ops_sessions=OpsSessions(redis),
-                        ops_lockout=LoginLockout(redis))
+                        role=role, store=store, limiter=RateLimiter(store),
+                        ops_sessions=OpsSessions(store), ops_lockout=LoginLockout(store))
         ctx.update(res.job_context())
         stack.push_async_callback(_close_extras, res)  # after the jobs that use them
         await stack.enter_async_context(jobs)

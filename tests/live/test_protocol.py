@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.live.conftest import LiveServer, live_client, until
+from tests.respell import respellings
 
 
 async def test_token_endpoint_mints_a_no_store_single_purpose_token(
@@ -123,6 +124,17 @@ async def test_a_token_opens_one_connection_only(live_server: LiveServer) -> Non
     async with live_client(live_server, token=token) as first:
         assert await first.request({"op": "ping"}) == {"op": "pong"}
     assert await _refusal(live_server, token=token) == (4401, "token already used")
+
+
+async def test_a_used_token_respelled_opens_nothing(live_server: LiveServer) -> None:
+    for purpose, path in (("live", "/ws/live"), ("ops", "/ws/ops")):
+        token = live_server.hub.tokens.mint(purpose)  # type: ignore[arg-type]
+        async with live_client(live_server, token=token, path=path) as first:
+            assert await first.request({"op": "ping"}) in ({"op": "pong"},
+                                                            {"op": "subscribed", "topics": ["ops"]})
+        for other in respellings(token):
+            assert await _refusal(live_server, token=other, path=path) == (
+                4401, "invalid token"), other
 
 
 async def test_a_foreign_browser_origin_is_refused(live_server: LiveServer) -> None:

@@ -10,9 +10,11 @@ from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
 from rooms.config import Settings
+from rooms.kit.store import MemoryStore, Store, make_store
 from rooms.live.guards import bearer_is_ops_secret, ops_network_allowed, origin_allowed
 from rooms.live.tokens import LiveTokens, TokenRefused
 from tests.conftest import make_settings
+from tests.respell import respellings
 
 SECRET = "s" * 40
 
@@ -30,28 +32,46 @@ async def redis(settings: Settings) -> AsyncIterator[Redis | None]:
         await client.aclose()
 
 
+def _store(redis: Redis | None, settings: Settings) -> Store:
+    """One process's store: Redis (shared) in the services tier, memory otherwise."""
+    return make_store(redis, settings.redis_url)
+
+
 async def _reason(tokens: LiveTokens, token: str | None, purpose: str = "live") -> str:
     with pytest.raises(TokenRefused) as caught:
         await tokens.redeem(token, purpose)  # type: ignore[arg-type]
     return caught.value.reason
 
 
-async def test_a_token_is_single_use_and_single_purpose(redis: Redis | None) -> None:
-    tokens = LiveTokens(secret=SECRET, ttl_s=60, redis=redis)
+async def test_a_token_is_single_use_and_single_purpose(redis: Redis | None,
+                                                       settings: Settings) -> None:
+    tokens = LiveTokens(secret=SECRET, ttl_s=60, store=_store(redis, settings))
     token = tokens.mint("live")
     assert await _reason(tokens, token, "ops") == "invalid"
     await tokens.redeem(token, "live")
     assert await _reason(tokens, token) == "used"
-    other_process = LiveTokens(secret=SECRET, ttl_s=60, redis=redis)
+    other_process = LiveTokens(secret=SECRET, ttl_s=60, store=_store(redis, settings))
     if redis is not None:  # the ledger is shared: refused on every process
         assert await _reason(other_process, token) == "used"
-    assert await _reason(LiveTokens(secret="t" * 40, ttl_s=60, redis=None),
+    assert await _reason(LiveTokens(secret="t" * 40, ttl_s=60),
                          tokens.mint("live")) == "invalid"
+
+
+async def test_a_token_has_one_spelling(redis: Redis | None, settings: Settings) -> None:
+    tokens = LiveTokens(secret=SECRET, ttl_s=60, store=_store(redis, settings))
+    token = tokens.mint("live")
+    await tokens.redeem(token, "live")
+    for other in respellings(token):  # each would be a second connection on the same token
+        assert await _reason(tokens, other) == "invalid", other
+    unused = tokens.mint("live")
+    for other in respellings(unused):
+        assert await _reason(tokens, other) == "invalid", other
+    await tokens.redeem(unused, "live")  # the issued spelling still works, once
 
 
 async def test_expired_tampered_and_junk_tokens() -> None:
     now = [1_000_000.0]
-    tokens = LiveTokens(secret=SECRET, ttl_s=60, redis=None, clock=lambda: now[0])
+    tokens = LiveTokens(secret=SECRET, ttl_s=60, clock=lambda: now[0])
     token = tokens.mint("live")
     now[0] += 61
     assert await _reason(tokens, token) == "expired"
@@ -63,11 +83,12 @@ async def test_expired_tampered_and_junk_tokens() -> None:
 
 async def test_the_memory_ledger_forgets_expired_tokens() -> None:
     now = [1_000_000.0]
-    tokens = LiveTokens(secret=SECRET, ttl_s=5, redis=None, clock=lambda: now[0])
+    store = MemoryStore(clock=lambda: now[0])
+    tokens = LiveTokens(secret=SECRET, ttl_s=5, store=store, clock=lambda: now[0])
     for _ in range(3000):
         await tokens.redeem(tokens.mint("live"), "live")
         now[0] += 0.01
-    assert len(tokens._used) < 2100  # pruned as it grew, not kept forever
+    assert len(store) < 2100  # pruned as it grew, not kept forever
 
 
 def _conn(headers: dict[str, str], client: str = "127.0.0.1") -> HTTPConnection:

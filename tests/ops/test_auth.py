@@ -15,6 +15,7 @@ from structlog.testing import capture_logs
 from rooms.ops.auth import COOKIE
 from tests.helpers import resources
 from tests.ops.conftest import BROWSER, JSON, SECRET, error_code, login, status
+from tests.respell import respellings
 
 
 @asynccontextmanager
@@ -138,6 +139,18 @@ async def test_sign_out_ends_the_session_everywhere(client: httpx.AsyncClient) -
     replayed = await status_with(client, cookie)
     assert replayed.status_code == 401
     assert error_code(replayed) == "ops_auth_required"
+
+
+async def test_a_signed_out_cookie_has_no_other_spelling(client: httpx.AsyncClient) -> None:
+    cookie = session_cookie(await login(client))
+    assert (await status_with(client, cookie)).status_code == 200
+    for other in respellings(cookie):  # only the issued spelling is a session at all
+        assert (await status_with(client, other)).status_code == 401, other
+    client.cookies.set(COOKIE, cookie)
+    assert (await client.post("/ops/logout", headers=BROWSER)).status_code == 303
+    for other in [cookie, f"{cookie}~~~~", *respellings(cookie)]:
+        refused = await status_with(client, other)
+        assert refused.status_code == 401 and error_code(refused) == "ops_auth_required", other
 
 
 async def test_tampered_and_expired_cookies_are_refused(client: httpx.AsyncClient,

@@ -14,6 +14,7 @@ from rooms.playback.media_tokens import POOL_AUDIO, POOL_HEARD, mint
 from tests.helpers import resources
 from tests.playback.conftest import row, take, update
 from tests.recordings.conftest import upload
+from tests.respell import respellings
 
 pytestmark = pytest.mark.usefixtures("runtime")
 
@@ -44,6 +45,22 @@ async def test_one_token_counts_one_play(client: httpx.AsyncClient, app: FastAPI
     assert [(e.artifact_id, e.context, e.action) for e in events] == [(art, "room", "heard")]
     # a new pool/next gives a new token, which counts again
     assert (await client.post(await _ack_url(client))).json()["play_count"] == 2
+
+
+async def test_a_respelled_ack_token_counts_nothing(client: httpx.AsyncClient,
+                                                    app: FastAPI) -> None:
+    art = await take(client)
+    url = await _ack_url(client)
+    prefix, token = url.rsplit("/", 1)
+    for other in respellings(token):  # before and after the real ack: never a 500, never +1
+        refused = await client.post(f"{prefix}/{other}")
+        assert refused.status_code == 403, (other, refused.text)
+        assert refused.json()["error"]["code"] == "token_invalid"
+    assert (await client.post(url)).json()["counted"] is True
+    for other in [*respellings(token), token + "A" * 40]:
+        assert (await client.post(f"{prefix}/{other}")).status_code == 403, other
+    assert (await row(app, art)).play_count == 1
+    assert len(await _events(app)) == 1
 
 
 async def test_concurrent_acks_all_count(client: httpx.AsyncClient, app: FastAPI) -> None:

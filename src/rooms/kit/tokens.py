@@ -3,6 +3,11 @@
 `sign(secret, purpose, data, ttl_s)` -> opaque URL-safe string; `verify` checks signature
 (constant time), purpose and expiry and returns the data. A token never carries a bare id
 that works without the signature, and one minted for one purpose fails for every other.
+
+A token has exactly one spelling: both halves must be canonical unpadded base64url (only
+the alphabet, no `=`, no stray bits in the last character), so the lists that remember a
+token (used live tokens, signed-out sessions, pool acks) cannot be walked around by
+respelling it; they key on `token_id`, the canonical spelling of the decoded MAC.
 """
 
 from __future__ import annotations
@@ -11,12 +16,15 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
 Clock = Callable[[], float]
+MAC_BYTES = 20
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class TokenError(Exception):
@@ -32,12 +40,18 @@ def _b64(raw: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict: ValueError unless `text` is exactly how `_b64` spells some bytes."""
+    if not _B64URL.fullmatch(text):
+        raise ValueError("not base64url")
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(raw) != text:  # unused low bits set in the last character
+        raise ValueError("not canonical base64url")
+    return raw
 
 
 def _mac(secret: str, purpose: str, body: str) -> bytes:
     key = hashlib.sha256(f"rooms.tokens:{purpose}:{secret}".encode()).digest()
-    return hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()[:20]
+    return hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()[:MAC_BYTES]
 
 
 def sign(secret: str, purpose: str, data: dict[str, Any], ttl_s: float,
@@ -53,6 +67,8 @@ def verify(secret: str, purpose: str, token: str, *, clock: Clock = time.time) -
     if len(token) > 2048 or token.count(".") != 1:
         raise TokenError("invalid")
     body, mac = token.split(".")
+    if not _B64URL.fullmatch(body):
+        raise TokenError("invalid")
     try:
         given = _unb64(mac)
     except ValueError:
@@ -71,9 +87,16 @@ def verify(secret: str, purpose: str, token: str, *, clock: Clock = time.time) -
 
 
 def token_id(token: str) -> str:
-    """The token's MAC, which names it: unique per token, since it covers the nonce. For
-    single-use and sign-out lists; take it from a token that `verify` accepted."""
-    return token.rsplit(".", 1)[-1]
+    """The token's name: its decoded MAC (unique per token, since it covers the nonce),
+    spelled canonically, 27 characters. For the single-use, sign-out and ack lists; take it
+    from a token that `verify` accepted. TokenError when the MAC is not canonical."""
+    try:
+        mac = _unb64(token.rsplit(".", 1)[-1])
+    except ValueError:
+        raise TokenError("invalid") from None
+    if len(mac) != MAC_BYTES:
+        raise TokenError("invalid")
+    return _b64(mac)
 
 
 def peek(token: str) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from rooms.live.connection import LiveConnection
 from rooms.live.guards import ops_network_allowed, origin_allowed
 from rooms.live.protocol import (
     CLOSE_FORBIDDEN,
+    CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
     OPS_TOPIC,
     OPS_TOPICS,
@@ -134,7 +135,8 @@ class LiveSocket:
         try:
             await res.live.tokens.redeem(websocket.query_params.get("token"), self.kind)
         except TokenRefused as exc:
-            return CLOSE_UNAUTHORIZED, exc.message
+            code = CLOSE_TRY_AGAIN if exc.reason == "unavailable" else CLOSE_UNAUTHORIZED
+            return code, exc.message
         return None
 
 

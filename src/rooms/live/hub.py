@@ -26,6 +26,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from rooms.config import Settings
+from rooms.kit.store import Store
 from rooms.live.bus import RedisBus
 from rooms.live.cluster import ClusterCounts, NodeCounts
 from rooms.live.protocol import ALL_TOPICS, CLOSE_GOING_AWAY, event_text
@@ -41,12 +42,13 @@ BUSY_HOLD_S = 0.5  # and for how long after the last such lag (no flapping betwe
 
 
 class Hub:
-    def __init__(self, *, settings: Settings, redis: Redis | None) -> None:
+    def __init__(self, *, settings: Settings, redis: Redis | None,
+                 store: Store | None = None) -> None:
         self.settings = settings
         self.redis = redis
         self.node = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.tokens = LiveTokens(secret=settings.secret_key.get_secret_value(),
-                                 ttl_s=settings.live_token_ttl_s, redis=redis)
+                                 ttl_s=settings.live_token_ttl_s, store=store)
         self._topics: dict[str, set[Subscriber]] = {t: set() for t in ALL_TOPICS}
         self._counted: dict[str, int] = dict.fromkeys(ALL_TOPICS, 0)  # sockets per topic
         self._subscribers: set[Subscriber] = set()

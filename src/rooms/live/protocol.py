@@ -27,6 +27,7 @@ CLOSE_GOING_AWAY = 1001  # the server is shutting down
 CLOSE_POLICY = 1008  # rate limit exceeded and kept exceeding
 CLOSE_TOO_BIG = 1009  # a client message over LIVE_MAX_MESSAGE_BYTES
 CLOSE_INTERNAL = 1011
+CLOSE_TRY_AGAIN = 1013  # an ops token while Redis, which remembers used tokens, is away
 CLOSE_UNAUTHORIZED = 4401  # missing, malformed, tampered, expired or reused token
 CLOSE_FORBIDDEN = 4403  # Origin not an allowed host, or outside OPS_ALLOWED_NETWORKS
 CLOSE_SLOW = 4408  # the client did not take a message for LIVE_SEND_TIMEOUT_S

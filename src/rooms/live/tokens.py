@@ -3,8 +3,11 @@
 A token opens one websocket: `/ws/live` (purpose "live") or `/ws/ops` (purpose "ops"). It is
 signed with SECRET_KEY (rooms.kit.tokens: HMAC-SHA256, constant-time compare, the purpose
 bound into the key), expires LIVE_TOKEN_TTL_S after minting, and is refused the second time
-it is presented. Used tokens are remembered until they expire: in Redis when REDIS_URL is
-set (so a token used on one process is refused on every other), else in memory.
+it is presented. Used tokens are remembered until they expire in the shared store
+(`rooms.kit.store`): in Redis when REDIS_URL is set, so a token used on one process is refused
+on every other, else in memory. While Redis is away, a `live` token is single-use within
+this process (it opens nothing that anyone cannot mint), and an `ops` token is refused
+("try again"): an operator's cookie or bearer secret still opens /ws/ops.
 """
 
 from __future__ import annotations
@@ -12,20 +15,18 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from redis.asyncio import Redis
-
 from rooms.kit import tokens
+from rooms.kit.store import MemoryStore, Store, StoreUnavailable
 from rooms.kit.tokens import Clock, TokenError
-from rooms.logging import get_logger
-
-log = get_logger("rooms.live.tokens")
 
 Purpose = Literal["live", "ops"]
 PURPOSES: dict[str, str] = {"live": "live_ws", "ops": "ops_ws"}  # kit purposes, ours alone
-USED_PREFIX = "rooms:live:used:"
-Reason = Literal["invalid", "expired", "used"]
+USED = "live:used:"
+Reason = Literal["invalid", "expired", "used", "unavailable"]
 REASONS: dict[str, str] = {"invalid": "invalid token", "expired": "token expired",
-                           "used": "token already used"}
+                           "used": "token already used",
+                           "unavailable": "cannot check tokens now; try again"}
+FAIL_CLOSED: frozenset[str] = frozenset({"ops"})  # purposes refused while Redis is away
 
 
 class TokenRefused(Exception):
@@ -39,14 +40,12 @@ class TokenRefused(Exception):
 
 
 class LiveTokens:
-    def __init__(self, *, secret: str, ttl_s: int, redis: Redis | None,
+    def __init__(self, *, secret: str, ttl_s: int, store: Store | None = None,
                  clock: Clock = time.time) -> None:
         self._secret = secret
         self.ttl_s = ttl_s
-        self._redis = redis
+        self.store: Store = store if store is not None else MemoryStore()
         self.clock = clock  # public so tests can move time instead of sleeping
-        self._used: dict[str, float] = {}
-        self._prune_at = 1024
 
     def mint(self, purpose: Purpose) -> str:
         return tokens.sign(self._secret, PURPOSES[purpose], {}, self.ttl_s, clock=self.clock)
@@ -59,24 +58,11 @@ class LiveTokens:
             payload = tokens.verify(self._secret, PURPOSES[purpose], token, clock=self.clock)
         except TokenError as exc:
             raise TokenRefused("expired" if exc.reason == "expired" else "invalid") from None
-        if not await self._first_use(tokens.token_id(token), float(payload["exp"])):
+        ttl = max(1.0, float(payload["exp"]) - self.clock() + 2)
+        try:
+            first = await self.store.add(USED + tokens.token_id(token), ttl,
+                                         strict=purpose in FAIL_CLOSED)
+        except StoreUnavailable:
+            raise TokenRefused("unavailable") from None
+        if not first:
             raise TokenRefused("used")
-
-    async def _first_use(self, key: str, expires_at: float) -> bool:
-        if self._redis is not None:
-            try:
-                ttl = max(1, int(expires_at - self.clock()) + 2)
-                return bool(await self._redis.set(USED_PREFIX + key, b"1", nx=True, ex=ttl))
-            except Exception as exc:  # Redis away: still single-use within this process
-                log.warning("live.tokens.redis_unavailable", error=type(exc).__name__)
-        return self._first_use_here(key, expires_at)
-
-    def _first_use_here(self, key: str, expires_at: float) -> bool:
-        now = self.clock()
-        if len(self._used) >= self._prune_at:
-            self._used = {k: exp for k, exp in self._used.items() if exp >= now}
-            self._prune_at = max(1024, 2 * len(self._used))
-        if key in self._used:
-            return False
-        self._used[key] = expires_at
-        return True

@@ -19,6 +19,7 @@ from starlette.requests import HTTPConnection
 
 from rooms.config import Settings
 from rooms.errors import Forbidden, Throttled, Unauthorized, Unavailable
+from rooms.kit.clients import client_ip
 from rooms.logging import get_logger
 from rooms.ops.sessions import binding
 
@@ -51,9 +52,8 @@ def ops_network_allowed(conn: HTTPConnection, settings: Settings) -> bool:
     networks = settings.ops_networks()
     if not networks:
         return True
-    host = conn.client.host if conn.client else ""
     try:
-        address = ipaddress.ip_address(host)
+        address = ipaddress.ip_address(client_ip(conn))
     except ValueError:
         return False
     return any(address in net for net in networks)
@@ -64,18 +64,14 @@ def secret_matches(given: str, settings: Settings) -> bool:
     return bool(secret) and hmac.compare_digest(given.encode(), secret.encode())
 
 
-def _client_ip(conn: HTTPConnection) -> str:
-    return conn.client.host if conn.client else "unknown"
-
-
 def session_binding(conn: HTTPConnection, settings: Settings) -> str:
-    return binding(settings.ops_session_binding_mode, _client_ip(conn),
+    return binding(settings.ops_session_binding_mode, client_ip(conn),
                    conn.headers.get("user-agent", ""))
 
 
 def lockout_key(conn: HTTPConnection, settings: Settings) -> str:
     """The client a sign-in attempt counts against (OPS_LOGIN_LOCKOUT_SCOPE), hashed."""
-    source = _client_ip(conn)
+    source = client_ip(conn)
     if settings.ops_login_lockout_scope == "ip_user_agent":
         source += "|" + conn.headers.get("user-agent", "")
     return hashlib.sha256(source.encode("utf-8", "replace")).hexdigest()[:32]
@@ -132,24 +128,24 @@ async def sign_in(request: Request, res: Resources, secret: str) -> str:
     key = lockout_key(request, settings)
     locked_for = await res.ops_lockout.locked_for(key)
     if locked_for:
-        log.warning("ops.login.locked_out", client=_client_ip(request), retry_after_s=locked_for)
+        log.warning("ops.login.locked_out", client=client_ip(request), retry_after_s=locked_for)
         raise Throttled(f"too many failed sign-ins; try again in {locked_for} s",
                         retry_after_s=locked_for, code="ops_login_locked")
     if not secret_matches(secret, settings):
         attempt = await res.ops_lockout.fail(key, max_attempts=settings.ops_login_max_attempts,
                                              lockout_s=settings.ops_login_lockout_seconds)
-        log.warning("ops.login.failed", client=_client_ip(request), failures=attempt.failures,
+        log.warning("ops.login.failed", client=client_ip(request), failures=attempt.failures,
                     locked_for_s=attempt.locked_for_s)
         raise Forbidden("that is not the operator secret", code="ops_bad_secret")
     await res.ops_lockout.clear(key)
-    log.info("ops.login.ok", client=_client_ip(request),
+    log.info("ops.login.ok", client=client_ip(request),
              binding=settings.ops_session_binding_mode)
     return res.ops_sessions.mint(settings, session_binding(request, settings))
 
 
 async def sign_out(request: Request, res: Resources) -> None:
     if await res.ops_sessions.revoke(res.settings, request.cookies.get(COOKIE)):
-        log.info("ops.logout", client=_client_ip(request))
+        log.info("ops.logout", client=client_ip(request))
 
 
 def _secure(request: Request, settings: Settings) -> bool:

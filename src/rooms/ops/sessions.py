@@ -4,7 +4,10 @@ A session is a `rooms.kit.tokens` token (purpose `ops_session`) carrying only a 
 hash and its expiry. It is signed with a key made of SECRET_KEY and a hash of
 OPS_SHARED_SECRET, so changing the operator secret signs every operator out. Nothing about a
 session is stored, except the ones signed out before they expired: their MACs are kept until
-then (in Redis when REDIS_URL is set, so every process refuses them, else in memory).
+then in the shared store (`rooms.kit.store`: Redis when REDIS_URL is set, so every process
+refuses them, else memory). While Redis is away the list is this process's (sign-outs made
+meanwhile are written to Redis when it returns): signature, expiry and binding still hold,
+and an outage is when the operator most needs the status page.
 """
 
 from __future__ import annotations
@@ -14,17 +17,13 @@ import hmac
 import time
 from typing import Literal
 
-from redis.asyncio import Redis
-
 from rooms.config import Settings
 from rooms.kit import tokens
+from rooms.kit.store import MemoryStore, Store
 from rooms.kit.tokens import Clock, TokenError
-from rooms.logging import get_logger
-
-log = get_logger("rooms.ops.sessions")
 
 PURPOSE = "ops_session"
-REVOKED_PREFIX = "rooms:ops:revoked:"
+REVOKED = "ops:revoked:"
 BindingMode = Literal["strict", "user_agent", "none"]
 
 
@@ -45,10 +44,9 @@ def _signing_key(settings: Settings) -> str:
 
 
 class OpsSessions:
-    def __init__(self, redis: Redis | None = None, *, clock: Clock = time.time) -> None:
-        self._redis = redis
+    def __init__(self, store: Store | None = None, *, clock: Clock = time.time) -> None:
+        self.store: Store = store if store is not None else MemoryStore()
         self.clock = clock  # public so tests can move time instead of sleeping
-        self._revoked: dict[str, float] = {}
 
     def mint(self, settings: Settings, bound_to: str) -> str:
         return tokens.sign(_signing_key(settings), PURPOSE, {"b": bound_to},
@@ -70,7 +68,7 @@ class OpsSessions:
         given = payload.get("b")
         if not isinstance(given, str) or not hmac.compare_digest(given, bound_to):
             return False
-        return not await self._is_revoked(tokens.token_id(token))
+        return await self.store.get(REVOKED + tokens.token_id(token)) is None
 
     async def revoke(self, settings: Settings, token: str | None) -> bool:
         """Sign `token` out for the rest of its life; False if it was not a live session."""
@@ -78,31 +76,6 @@ class OpsSessions:
         if token is None or payload is None:
             return False
         expires_at = float(payload["exp"])  # type: ignore[arg-type]  # verify checked int
-        key = tokens.token_id(token)
-        self._remember(key, expires_at)
-        if self._redis is not None:
-            ttl = max(1, int(expires_at - self.clock()) + 2)
-            try:
-                await self._redis.set(REVOKED_PREFIX + key, b"1", ex=ttl)
-            except Exception as exc:  # still refused by this process
-                log.warning("ops.sessions.redis_unavailable", error=type(exc).__name__)
+        ttl = max(1.0, expires_at - self.clock() + 2)
+        await self.store.set(REVOKED + tokens.token_id(token), "1", ttl)
         return True
-
-    async def _is_revoked(self, key: str) -> bool:
-        if key in self._revoked:
-            return True
-        if self._redis is None:
-            return False
-        try:
-            return bool(await self._redis.exists(REVOKED_PREFIX + key))
-        except Exception as exc:
-            # Fail open on the sign-out list only (signature, expiry and binding still hold):
-            # a Redis outage is exactly when the operator needs the status page.
-            log.warning("ops.sessions.redis_unavailable", error=type(exc).__name__)
-            return False
-
-    def _remember(self, key: str, expires_at: float) -> None:
-        now = self.clock()
-        if len(self._revoked) >= 1024:
-            self._revoked = {k: exp for k, exp in self._revoked.items() if exp >= now}
-        self._revoked[key] = expires_at
