@@ -20,11 +20,17 @@ from tests.derivatives.conftest import (
     ROOM_TTL_H,
     ingest,
     spectrum_keys,
+    voice,
 )
 from tests.helpers import resources, run_jobs
 from tests.recordings.conftest import blob_keys
 
 HOUR = 3600.0
+
+
+def swept(expired: int, raw_deleted: int, scrubbed: int = 0) -> dict[str, int]:
+    """What an expire_raw run reports."""
+    return {"expired": expired, "raw_deleted": raw_deleted, "scrubbed": scrubbed}
 
 
 async def _rows(app: FastAPI) -> dict[int, tuple[str, str, str]]:
@@ -61,19 +67,17 @@ async def test_the_retention_walk(client: httpx.AsyncClient, app: FastAPI) -> No
     image_url = (await client.get("/api/v1/surface/fossils")).json()["items"][0]["image_url"]
 
     # nothing is due yet: the sweep changes nothing and writes no audit row
-    assert await expire_raw(ctx, t0 + 0.5 * HOUR) == {"expired": 0, "raw_deleted": 0}
+    assert await expire_raw(ctx, t0 + 0.5 * HOUR) == swept(0, 0, 0)
     assert await _sweeps(app) == []
 
     # past the ROOM take's TTL: its audio is gone, it is EXPIRED, its link answers 410
-    assert await expire_raw(ctx, t0 + ROOM_TTL_H * HOUR + 60) == {"expired": 1,
-                                                                   "raw_deleted": 1}
+    assert await expire_raw(ctx, t0 + ROOM_TTL_H * HOUR + 60) == swept(1, 1, 0)
     assert set(await blob_keys(app)) == {fossil_raw, *spectrum_keys(fossil)}
     assert (await _rows(app))[room] == ("EXPIRED", "", "")
     assert (await client.get(room_url["audio_url"])).status_code == 410
 
     # past the FOSSIL's raw TTL: the raw goes, the take stays and plays its essence
-    assert await expire_raw(ctx, t0 + FOSSIL_RAW_TTL_H * HOUR + 60) == {"expired": 0,
-                                                                         "raw_deleted": 1}
+    assert await expire_raw(ctx, t0 + FOSSIL_RAW_TTL_H * HOUR + 60) == swept(0, 1, 0)
     assert set(await blob_keys(app)) == spectrum_keys(fossil)
     assert (await _rows(app))[fossil] == ("ACTIVE", "", "")
     take = await _next(client)
@@ -93,11 +97,11 @@ async def test_the_retention_walk(client: httpx.AsyncClient, app: FastAPI) -> No
     assert (await client.get(take["audio_url"])).status_code == 410
     assert (await client.get(image_url)).status_code == 410
     assert (await client.get("/api/v1/surface/fossils")).json() == {"items": []}
-    assert await expire_raw(ctx, end) == {"expired": 0, "raw_deleted": 0}
+    assert await expire_raw(ctx, end) == swept(0, 0, 0)
 
     assert await _sweeps(app) == [
-        {"sweep": "expire_raw", "expired": 1, "raw_deleted": 1},
-        {"sweep": "expire_raw", "expired": 0, "raw_deleted": 1},
+        {"sweep": "expire_raw", **swept(1, 1)},
+        {"sweep": "expire_raw", **swept(0, 1)},
         {"sweep": "prune_derivatives", "derivatives_pruned": 2, "expired": 1}]
     status = (await client.get("/api/v1/node/status", headers=OPS)).json()
     assert status["retention"]["raw_held"] == 0
@@ -114,7 +118,7 @@ async def test_an_essence_outliving_its_take_s_consent_does_not_keep_it(
     fossil, _ = await ingest(client, "FOSSIL")
     await run_jobs(app)
     end = t0 + FOSSIL_TTL_DAYS * 24 * HOUR + 60
-    assert await expire_raw(ctx, end) == {"expired": 1, "raw_deleted": 1}
+    assert await expire_raw(ctx, end) == swept(1, 1, 0)
     assert await blob_keys(app) == []
     assert (await _rows(app))[fossil] == ("EXPIRED", "", "")
     assert await prune_derivatives(ctx, end) == {"derivatives_pruned": 0, "expired": 0}
@@ -125,8 +129,24 @@ async def test_a_fossil_without_an_essence_expires_with_its_raw(
     ctx = resources(app).job_context()
     t0 = time.time()
     fossil, _ = await ingest(client, "FOSSIL")  # not rendered: the job never ran
-    assert await expire_raw(ctx, t0 + FOSSIL_RAW_TTL_H * HOUR + 60) == {"expired": 1,
-                                                                         "raw_deleted": 1}
+    assert await expire_raw(ctx, t0 + FOSSIL_RAW_TTL_H * HOUR + 60) == swept(1, 1, 0)
     await run_jobs(app)  # the render job finds the take gone and leaves nothing
     assert await blob_keys(app) == []
     assert (await _rows(app))[fossil] == ("EXPIRED", "", "")
+
+
+async def test_a_played_nosave_take_keeps_no_key_and_no_fingerprint(
+        client: httpx.AsyncClient, app: FastAPI) -> None:
+    ctx = resources(app).job_context()
+    resp = await client.post("/api/v1/ephemeral/audio",
+                             files={"file": ("t.wav", voice(), "audio/wav")})
+    assert resp.status_code == 201, resp.text
+    nosave = resp.json()["artifact_id"]
+    assert (await client.get(resp.json()["play_url"])).status_code == 200
+    status, _, fingerprint = (await _rows(app))[nosave]
+    assert status == "REVOKED" and fingerprint
+    assert await expire_raw(ctx, time.time() + 3 * HOUR) == swept(0, 0, 1)
+    assert (await _rows(app))[nosave] == ("REVOKED", "", "")
+    assert await blob_keys(app) == []
+    status_body = (await client.get("/api/v1/node/status", headers=OPS)).json()
+    assert status_body["retention"]["raw_held"] == 0

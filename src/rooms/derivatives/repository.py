@@ -119,6 +119,26 @@ async def drop_raw(session: AsyncSession, artifact_id: int, raw_key: str) -> boo
     return done is not None
 
 
+async def gone_with_audio(session: AsyncSession, before: datetime,
+                          limit: int) -> list[tuple[int, str]]:
+    """(id, raw key) of REVOKED or EXPIRED takes that still name a raw blob or its
+    fingerprint (a played NOSAVE take, whose listening window closed before `before`)."""
+    rows = await session.execute(select(Artifact.id, Artifact.raw_uri).where(
+        Artifact.status.in_(("REVOKED", "EXPIRED")),
+        or_(Artifact.raw_uri != "", Artifact.raw_sha256 != ""),
+        or_(Artifact.raw_expires_at.is_(None), Artifact.raw_expires_at <= before))
+        .order_by(Artifact.id).limit(limit))
+    return [(int(i), str(k)) for i, k in rows.all()]
+
+
+async def forget_audio(session: AsyncSession, ids: Sequence[int]) -> int:
+    """A gone take keeps no raw key and no fingerprint."""
+    done = (await session.execute(
+        update(Artifact).where(Artifact.id.in_(ids), Artifact.status.in_(("REVOKED", "EXPIRED")))
+        .values(raw_uri="", raw_sha256="").returning(Artifact.id))).all()
+    return len(done)
+
+
 async def unplayable(session: AsyncSession, now: datetime, limit: int) -> list[int]:
     """ACTIVE takes with nothing left to play (no raw, no live essence)."""
     rows = await session.execute(select(Artifact.id).where(

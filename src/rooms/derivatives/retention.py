@@ -5,6 +5,8 @@
   (pool/next says `media_kind: "essence"`), any other take becomes EXPIRED.
 - `prune_derivatives`: derivatives past their `expires_at` are deleted (blob, then row).
 - both: an ACTIVE take with nothing left to play (no raw, no live essence) becomes EXPIRED.
+- `expire_raw` also scrubs gone takes that still name audio (a played NOSAVE take, an hour
+  after its raw TTL): a revoked or expired take keeps no `raw_uri` and no `raw_sha256`.
 
 Every expiry goes through `recordings.removal.remove_takes`, the same path as a revocation
 (delete blobs, then mark rows, then announce). A run that changed anything writes one
@@ -17,7 +19,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rooms.derivatives import repository
@@ -33,6 +35,8 @@ log = get_logger("rooms.derivatives.retention")
 BATCH = 200  # takes per removal (one transaction, one audit row)
 LIMIT = 2000  # per run; the next run takes the rest
 LAST_SWEEP_KEY = "rooms:sweeps:last"
+# a NOSAVE take's audio may be heard for a listening window after its raw TTL; leave it be
+SCRUB_GRACE = timedelta(hours=1)
 Counts = dict[str, int]
 
 
@@ -69,8 +73,23 @@ async def _essence_only(res: Resources, artifact_id: int, raw_key: str) -> bool:
     return True
 
 
+async def _scrub(res: Resources, before: datetime) -> int:
+    """Gone takes that still name audio (a played NOSAVE take: its blob is deleted when its
+    listening window closes, its row keeps the key): delete the blob if it is still there,
+    then forget the key and the fingerprint."""
+    async with res.sessions() as session:
+        found = await repository.gone_with_audio(session, before, LIMIT)
+    scrubbed = 0
+    for chunk in _chunks([i for i, _ in found]):
+        await delete_blobs(res.blobs, [k for i, k in found if k and i in set(chunk)])
+        async with unit_of_work(res) as uow:
+            await uow.begin_write()
+            scrubbed += await repository.forget_audio(uow.session, chunk)
+    return scrubbed
+
+
 async def expire_raw(res: Resources, now: datetime) -> Counts:
-    counts = {"expired": 0, "raw_deleted": 0}
+    counts = {"expired": 0, "raw_deleted": 0, "scrubbed": 0}
     async with res.sessions() as session:
         due = await repository.past_expiry(session, now, LIMIT)
     counts["expired"] += await _expire(res, [i for i, _ in due])
@@ -84,6 +103,7 @@ async def expire_raw(res: Resources, now: datetime) -> Counts:
         if essence and await _essence_only(res, artifact_id, raw_key):
             counts["raw_deleted"] += 1
     counts["expired"] += await _expire_unplayable(res, now)
+    counts["scrubbed"] = await _scrub(res, now - SCRUB_GRACE)
     await finish(res, "expire_raw", counts)
     return counts
 
