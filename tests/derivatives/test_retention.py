@@ -3,6 +3,8 @@ look in the blob store: exactly the promised audio remains, and nothing gone is 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from typing import Any
 
@@ -12,6 +14,7 @@ from sqlalchemy import select
 
 from rooms.derivatives.tasks import expire_raw, prune_derivatives
 from rooms.kit.dsp import decode_wav
+from rooms.live.subscriber import Subscriber
 from rooms.models import Artifact, StewardAction
 from tests.derivatives.conftest import (
     FOSSIL_RAW_TTL_H,
@@ -47,6 +50,21 @@ async def _sweeps(app: FastAPI) -> list[dict[str, Any]]:
     return [dict(p) for p in rows.scalars()]
 
 
+async def _pool_events(sub: Subscriber, n: int) -> list[tuple[str, int]]:
+    """The next `n` pool events on `surface` (posture events skipped); bounded wait, since
+    on the services tier they come back through Redis."""
+    out: list[tuple[str, int]] = []
+    async with asyncio.timeout(10):
+        while len(out) < n:
+            if (waiter := sub.waiter()) is not None:
+                await waiter
+            text = sub.next_text()
+            event = json.loads(text) if text else {}
+            if event.get("event") == "pool":
+                out.append((event["change"], event["artifact_id"]))
+    return out
+
+
 async def _next(client: httpx.AsyncClient) -> dict[str, Any] | None:
     body = (await client.get("/api/v1/pool/next")).json()
     return body["artifact"]  # type: ignore[no-any-return]
@@ -69,17 +87,27 @@ async def test_the_retention_walk(client: httpx.AsyncClient, app: FastAPI) -> No
     # nothing is due yet: the sweep changes nothing and writes no audit row
     assert await expire_raw(ctx, t0 + 0.5 * HOUR) == swept(0, 0, 0)
     assert await _sweeps(app) == []
+    async with resources(app).live.subscribe("surface") as sub:
+        await _walk(client, app, t0, room, room_url, fossil, fossil_raw, image_url, sub)
+
+
+async def _walk(client: httpx.AsyncClient, app: FastAPI, t0: float, room: int,
+                room_url: dict[str, Any], fossil: int, fossil_raw: str, image_url: str,
+                sub: Subscriber) -> None:
+    ctx = resources(app).job_context()
 
     # past the ROOM take's TTL: its audio is gone, it is EXPIRED, its link answers 410
     assert await expire_raw(ctx, t0 + ROOM_TTL_H * HOUR + 60) == swept(1, 1, 0)
     assert set(await blob_keys(app)) == {fossil_raw, *spectrum_keys(fossil)}
     assert (await _rows(app))[room] == ("EXPIRED", "", "")
     assert (await client.get(room_url["audio_url"])).status_code == 410
+    assert await _pool_events(sub, 1) == [("expired", room)]
 
     # past the FOSSIL's raw TTL: the raw goes, the take stays and plays its essence
     assert await expire_raw(ctx, t0 + FOSSIL_RAW_TTL_H * HOUR + 60) == swept(0, 1, 0)
     assert set(await blob_keys(app)) == spectrum_keys(fossil)
     assert (await _rows(app))[fossil] == ("ACTIVE", "", "")
+    assert await _pool_events(sub, 1) == [("essence", fossil)]
     take = await _next(client)
     assert take is not None and (take["id"], take["media_kind"]) == (fossil, "essence")
     played = await client.get(take["audio_url"])
@@ -93,6 +121,7 @@ async def test_the_retention_walk(client: httpx.AsyncClient, app: FastAPI) -> No
     assert await prune_derivatives(ctx, end) == {"derivatives_pruned": 2, "expired": 1}
     assert await blob_keys(app) == []
     assert (await _rows(app))[fossil] == ("EXPIRED", "", "")
+    assert await _pool_events(sub, 1) == [("expired", fossil)]
     assert await _next(client) is None
     assert (await client.get(take["audio_url"])).status_code == 410
     assert (await client.get(image_url)).status_code == 410

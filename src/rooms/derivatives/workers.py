@@ -9,7 +9,8 @@ and closed with the resources. Workers start from a forkserver with the render m
 preloaded (never a fork of a process that holds sockets, threads and an event loop), are
 bounded in number (`DERIVATIVE_RENDER_WORKERS`), and each is replaced after
 `MAX_TASKS_PER_CHILD` renders so that nothing a render leaks can accumulate; they run at
-a lower priority (nice 10), so a request that shares their core goes first. A render that
+idle priority (SCHED_IDLE), so a request that shares their core always goes first and a
+backlog drains in the time the API leaves. A render that
 outlives its timeout has its worker killed (the pool is replaced) and raises RenderTimeout.
 """
 
@@ -34,13 +35,17 @@ class RenderTimeout(TimeoutError):
     """A render ran past DERIVATIVE_RENDER_TIMEOUT_S; its worker was killed."""
 
 
-RENDER_NICENESS = 10  # renders yield the CPU to the API's requests
+RENDER_NICENESS = 19  # where SCHED_IDLE is not available
 
 
 def _lower_priority() -> None:
-    """Worker initializer: a render is background work; a request that shares its core
-    runs first."""
-    os.nice(RENDER_NICENESS)
+    """Worker initializer: a render is background work. Under SCHED_IDLE (Linux) it runs only
+    on CPU time nothing else wants, so a request sharing its core is never delayed by it;
+    elsewhere it runs at the lowest nice level."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(RENDER_NICENESS)
 
 
 def _context() -> Any:
