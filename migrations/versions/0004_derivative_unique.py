@@ -1,7 +1,7 @@
 """derivatives: one row per (take, kind); gone takes keep no raw key or fingerprint
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-30 17:10:00
 
 - `derivative_kind_idx` (artifact_id, kind) becomes UNIQUE, so a render that runs twice
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -12,14 +12,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from rooms.access.media_tokens import SPECTROGRAM_IMAGE, media_url
+from rooms.access.operator import OperatorDep
 from rooms.deps import ResourcesDep
 from rooms.derivatives import repository
 from rooms.derivatives.schemas import FossilsOut, SpectrogramsOut
 from rooms.kit.times import iso
 from rooms.models import utcnow
 from rooms.openapi import errors
-from rooms.ops.auth import OperatorDep
-from rooms.playback.media_tokens import SPECTROGRAM_IMAGE, media_url
 
 router = APIRouter(prefix="/api/v1", tags=["derivatives"])
 NO_STORE = {"Cache-Control": "no-store"}

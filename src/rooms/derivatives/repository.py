@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from rooms.db import Database
 from rooms.models import Artifact, Derivative
 from rooms.models.base import UTCDateTime
-from rooms.playback import classify
+from rooms.playback import playable
 
 SPECTROGRAM = "spectrogram_png"
 ESSENCE = "essence_wav"
@@ -84,7 +84,7 @@ def _live(kind: str, now: datetime) -> ColumnElement[bool]:
 async def lacking_renders(session: AsyncSession, now: datetime, limit: int) -> list[int]:
     """ACTIVE FOSSIL takes that still hold raw audio but miss a live derivative."""
     rows = await session.execute(select(Artifact.id).where(
-        Artifact.status == "ACTIVE", Artifact.consent_mode == "FOSSIL", Artifact.raw_uri != "",
+        Artifact.status == "ACTIVE", Artifact.consent_mode == "FOSSIL", playable.raw_clause(now),
         or_(Artifact.expires_at.is_(None), Artifact.expires_at > now),
         or_(*(not_(_live(kind, now)) for kind in KINDS))).order_by(Artifact.id).limit(limit))
     return [int(i) for i in rows.scalars()]
@@ -142,7 +142,7 @@ async def forget_audio(session: AsyncSession, ids: Sequence[int]) -> int:
 async def unplayable(session: AsyncSession, now: datetime, limit: int) -> list[int]:
     """ACTIVE takes with nothing left to play (no raw, no live essence)."""
     rows = await session.execute(select(Artifact.id).where(
-        Artifact.status == "ACTIVE", not_(classify.playable(now))).order_by(Artifact.id)
+        Artifact.status == "ACTIVE", not_(playable.playable_clause(now))).order_by(Artifact.id)
         .limit(limit))
     return [int(i) for i in rows.scalars()]
 
@@ -168,7 +168,7 @@ async def fossil_images(session: AsyncSession, now: datetime,
     rows = await session.execute(
         select(Artifact.id, Artifact.created_at)
         .join(image, and_(image.artifact_id == Artifact.id, image.kind == SPECTROGRAM))
-        .where(Artifact.consent_mode == "FOSSIL", classify.playable(now),
+        .where(Artifact.consent_mode == "FOSSIL", playable.playable_clause(now),
                or_(image.expires_at.is_(None), image.expires_at > now))
         .order_by(Artifact.created_at.desc(), Artifact.id.desc()).limit(limit))
     return [(int(i), c) for i, c in rows.all()]

@@ -17,15 +17,14 @@ status and /readyz report.
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from rooms.derivatives import repository
+from rooms.jobs import sweeps
 from rooms.live import surface
 from rooms.logging import get_logger
-from rooms.models import StewardAction
+from rooms.models import ArtifactStatus, StewardAction, StewardActionName
 from rooms.recordings.removal import delete_blobs, remove_takes
 from rooms.resources import Resources
 from rooms.uow import unit_of_work
@@ -34,7 +33,6 @@ log = get_logger("rooms.derivatives.retention")
 
 BATCH = 200  # takes per removal (one transaction, one audit row)
 LIMIT = 2000  # per run; the next run takes the rest
-LAST_SWEEP_KEY = "rooms:sweeps:last"
 # a NOSAVE take's audio may be heard for a listening window after its raw TTL; leave it be
 SCRUB_GRACE = timedelta(hours=1)
 Counts = dict[str, int]
@@ -48,8 +46,10 @@ async def _expire(res: Resources, ids: Sequence[int]) -> int:
     removed = 0
     for chunk in _chunks(ids):
         async with unit_of_work(res) as uow:
-            done = await remove_takes(uow, chunk, status="EXPIRED", change="expired",
-                                      action="retention.expired", actor="retention",
+            done = await remove_takes(uow, chunk, status=ArtifactStatus.EXPIRED,
+                                      change="expired",
+                                      action=StewardActionName.RETENTION_EXPIRED,
+                                      actor="retention",
                                       detail=f"{len(chunk)} take(s) past their retention")
         removed += len(done.artifact_ids)
     return removed
@@ -130,7 +130,7 @@ async def finish(res: Resources, sweep: str, counts: Counts) -> None:
         async with unit_of_work(res) as uow:
             await uow.begin_write()
             uow.session.add(StewardAction(
-                action="retention.sweep", actor="retention",
+                action=StewardActionName.RETENTION_SWEEP, actor="retention",
                 detail=", ".join(f"{k} {v}" for k, v in counts.items()),
                 payload={"sweep": sweep, **counts}))
         log.info("retention.sweep", sweep=sweep, **counts)
@@ -138,25 +138,4 @@ async def finish(res: Resources, sweep: str, counts: Counts) -> None:
 
 
 async def record_run(res: Resources, sweep: str) -> None:
-    ts = time.time()
-    res.extras.setdefault("sweeps", {})[sweep] = ts
-    if res.redis is not None:
-        try:
-            await res.redis.hset(LAST_SWEEP_KEY, sweep, str(ts))  # type: ignore[misc]
-        except Exception as exc:  # the status shows a stale sweep; nothing else depends on it
-            log.warning("retention.record_failed", error=type(exc).__name__)
-
-
-async def last_runs(res: Resources) -> dict[str, Any]:
-    """{sweep name: seconds since its last run}, from Redis when there is one."""
-    runs: dict[str, float] = dict(res.extras.get("sweeps", {}))
-    if res.redis is not None:
-        try:
-            stored = await res.redis.hgetall(LAST_SWEEP_KEY)  # type: ignore[misc]
-        except Exception:
-            stored = {}
-        for name, ts in stored.items():
-            key = name.decode() if isinstance(name, bytes) else str(name)
-            runs[key] = max(runs.get(key, 0.0), float(ts))
-    now = time.time()
-    return {name: round(now - ts, 1) for name, ts in sorted(runs.items())}
+    await sweeps.record_run(res.extras, res.redis, sweep)

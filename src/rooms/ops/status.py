@@ -16,12 +16,11 @@ from typing import Any
 
 from rooms import steward
 from rooms.config import Settings
-from rooms.derivatives import retention as retention_sweeps
 from rooms.health.checks import CHECK_TIMEOUT_S, dependency_checks
+from rooms.jobs import sweeps
 from rooms.kit.times import iso
 from rooms.logging import get_logger
-from rooms.models import utcnow
-from rooms.models.artifact import STATUSES
+from rooms.models import ArtifactStatus, utcnow
 from rooms.ops import repository
 from rooms.ops.warnings import collect
 from rooms.playback.classify import LANES, MOODS, Thresholds, mood_of
@@ -52,9 +51,9 @@ async def read_archive(res: Resources, now: datetime) -> Archive:
     t = Thresholds.from_settings(s)
     async with asyncio.timeout(QUERY_TIMEOUT_S), res.sessions() as session:
         by_status = await repository.counts_by_status(session)
+        active = by_status.get(ArtifactStatus.ACTIVE, 0)
         mix = await repository.playable_mix(
-            session, now, t,
-            mostly_active=by_status.get("ACTIVE", 0) > MOSTLY * sum(by_status.values()),
+            session, now, t, mostly_active=active > MOSTLY * sum(by_status.values()),
             scan_beats_index=res.db.scan_beats_index)
         kept = await repository.retention(
             session, now, now + timedelta(hours=s.ops_retention_soon_hours))
@@ -69,7 +68,7 @@ async def read_archive(res: Resources, now: datetime) -> Archive:
                  "next_fossil_expiry_at": iso(kept["next_fossil_expiry_at"])}
     state: dict[str, Any] = posture.switches()
     state.pop("mood_bias")
-    return Archive({st: by_status.get(st, 0) for st in (*STATUSES, *sorted(by_status))},
+    return Archive({st: by_status.get(st, 0) for st in (*ArtifactStatus, *sorted(by_status))},
                    lanes, moods, retention, state)
 
 
@@ -107,7 +106,7 @@ async def jobs(res: Resources) -> dict[str, Any]:
         return {"ok": False, "backend": res.jobs.backend, "error": type(exc).__name__}
     recent = [f for f in stats.failures if f.ts >= time.time() - s.ops_task_failure_window_seconds]
     age = stats.heartbeat_age_s
-    sweeps = await retention_sweeps.last_runs(res)
+    swept = await sweeps.last_runs(res.extras, res.redis)
     return {"ok": True, "backend": stats.backend, "depth": stats.depth, "running": stats.running,
             "heartbeat_age_s": None if age is None else round(age, 1),
             "stale": age is None or age > s.ops_worker_heartbeat_max_age_seconds,
@@ -116,7 +115,7 @@ async def jobs(res: Resources) -> dict[str, Any]:
                                "at": iso(datetime.fromtimestamp(f.ts, UTC))}
                               for f in recent[:5]],
             # seconds since each sweep last ran (expire_raw, prune_derivatives, ...)
-            "last_sweep_age_s": sweeps}
+            "last_sweep_age_s": swept}
 
 
 def live(res: Resources) -> dict[str, Any]:
@@ -151,9 +150,9 @@ async def node_status(res: Resources, *, now: datetime | None = None) -> dict[st
         "components": components,
         "operator_state": archive.operator_state if archive else None,
         "artifacts": counts,
-        "active": counts["ACTIVE"] if counts else None,
-        "expired": counts["EXPIRED"] if counts else None,
-        "revoked": counts["REVOKED"] if counts else None,
+        "active": counts[ArtifactStatus.ACTIVE] if counts else None,
+        "expired": counts[ArtifactStatus.EXPIRED] if counts else None,
+        "revoked": counts[ArtifactStatus.REVOKED] if counts else None,
         "playable": archive.playable if archive else None,
         "lanes": archive.lanes if archive else None,
         "moods": archive.moods if archive else None,
