@@ -122,11 +122,13 @@ async def drop_raw(session: AsyncSession, artifact_id: int, raw_key: str) -> boo
 async def gone_with_audio(session: AsyncSession, before: datetime,
                           limit: int) -> list[tuple[int, str]]:
     """(id, raw key) of REVOKED or EXPIRED takes that still name a raw blob or its
-    fingerprint (a played NOSAVE take, whose listening window closed before `before`)."""
+    fingerprint, and whose times (raw TTL, and `expires_at`: a played NOSAVE take's
+    listening window ends there) all passed before `before`."""
     rows = await session.execute(select(Artifact.id, Artifact.raw_uri).where(
         Artifact.status.in_(("REVOKED", "EXPIRED")),
         or_(Artifact.raw_uri != "", Artifact.raw_sha256 != ""),
-        or_(Artifact.raw_expires_at.is_(None), Artifact.raw_expires_at <= before))
+        or_(Artifact.raw_expires_at.is_(None), Artifact.raw_expires_at <= before),
+        or_(Artifact.expires_at.is_(None), Artifact.expires_at <= before))
         .order_by(Artifact.id).limit(limit))
     return [(int(i), str(k)) for i, k in rows.all()]
 
