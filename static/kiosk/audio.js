@@ -1,7 +1,10 @@
 // Browser-side audio processing, pure: Float32Array samples in, data out. No DOM, no clock.
 // Samples are mono floats in [-1, 1] at `rate` Hz.
 
-export const TRIM_MARGIN_S = 0.3;       // kept around the voice, so no first syllable is cut
+// Kept around the voice, about 0.3 s in all: more before it, so no first syllable's onset is
+// cut, less after it (the -45 dBFS threshold already follows a word's decay).
+export const TRIM_LEAD_S = 0.2;
+export const TRIM_TAIL_S = 0.1;
 export const FRAME_S = 0.02;            // analysis window
 export const VOICE_THRESHOLD_DB = -45;  // a frame this loud (RMS, dBFS) counts as voice...
 export const VOICE_OVER_FLOOR_DB = 12;  // ...and must stand this far above the noise floor
@@ -44,9 +47,9 @@ function threshold(frames) {
   return Math.max(10 ** (VOICE_THRESHOLD_DB / 20), fromFloor);
 }
 
-/** Where the voice is: {start, end} sample indexes with `marginS` kept either side, or
- *  null when no frame is loud enough. */
-export function voiceBounds(samples, rate, marginS = TRIM_MARGIN_S) {
+/** Where the voice is: {start, end} sample indexes with `leadS` kept before it and `tailS`
+ *  after it, or null when no frame is loud enough. */
+export function voiceBounds(samples, rate, leadS = TRIM_LEAD_S, tailS = TRIM_TAIL_S) {
   if (!samples.length) return null;
   const { frames, size } = frameRms(samples, rate);
   const limit = threshold(frames);
@@ -55,15 +58,14 @@ export function voiceBounds(samples, rate, marginS = TRIM_MARGIN_S) {
     if (frames[f] >= limit) { if (first < 0) first = f; last = f; }
   }
   if (first < 0) return null;
-  const margin = Math.round(marginS * rate);
-  return { start: Math.max(0, first * size - margin),
-           end: Math.min(samples.length, (last + 1) * size + margin) };
+  return { start: Math.max(0, first * size - Math.round(leadS * rate)),
+           end: Math.min(samples.length, (last + 1) * size + Math.round(tailS * rate)) };
 }
 
 /** The take without its leading and trailing silence (a margin kept); unchanged when no
  *  voice is found (a quiet take is the visitor's call, not ours). */
-export function trimSilence(samples, rate, marginS = TRIM_MARGIN_S) {
-  const b = voiceBounds(samples, rate, marginS);
+export function trimSilence(samples, rate, leadS = TRIM_LEAD_S, tailS = TRIM_TAIL_S) {
+  const b = voiceBounds(samples, rate, leadS, tailS);
   return b ? samples.slice(b.start, b.end) : samples.slice();
 }
 

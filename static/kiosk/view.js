@@ -27,8 +27,9 @@ export function show(state, { focus = true } = {}) {
     if (on) section = el;
   }
   if (focus && section) {
-    const target = section.querySelector("button.primary:not([disabled]), button:not([disabled]), input")
-      || section.querySelector("h1, p");
+    const visible = (sel) => Array.from(section.querySelectorAll(sel))
+      .find((el) => !el.disabled && el.getClientRects().length > 0);
+    const target = visible("button.primary") || visible("button, input") || visible("h1, p");
     if (target) {
       if (!target.matches("button, input")) target.tabIndex = -1;
       target.focus({ preventScroll: true });
