@@ -261,6 +261,9 @@ function receipt(body) {
 async function submitNosave() {
   const form = new FormData();
   form.append("file", new Blob([take.wav], { type: "audio/wav" }), "take.wav");
+  form.append("effect_profile", effect);
+  form.append("consent_version", strings.consent_version);
+  form.append("consent_language", kiosk.language);
   const chosen = effectCatalog.find((e) => e.code === effect);
   machine.send("submit");
   let body;

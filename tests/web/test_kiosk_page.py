@@ -309,10 +309,16 @@ async def test_a_spoken_take_is_trimmed_normalised_stored_and_revocable(
         assert abs(rms_db(samples) - rms_db(source)) <= 3.0, (rms_db(samples), rms_db(source))
         assert np.abs(samples).max() == pytest.approx(0.89, abs=0.02)
 
-        # the receipt code removes it on /revoke/
+        # with the receipt code the visitor listens, downloads, then removes it on /revoke/
         await page.goto(f"{server.url}/revoke/")
-        await axe(page, "revoke")
         await page.fill("#code", code.lower())
+        await page.get_by_role("button", name="Find my recording").click()
+        await expect(page.locator("#mine audio")).to_have_count(1)
+        await axe(page, "revoke with the take found")
+        async with page.expect_download() as downloading:
+            await page.get_by_role("link", name="Download it").click()
+        saved = await (await downloading.value).path()
+        assert Path(saved).read_bytes() == await resources(kiosk_app).blobs.read(row.raw_uri)
         await page.get_by_role("button", name="Remove it").click()
         await expect(page.get_by_role("status")).to_contain_text("It is gone")
     assert not await resources(kiosk_app).blobs.exists(row.raw_uri)
