@@ -330,9 +330,10 @@ async function follow(attempt = 0) {
 
 // --- unattended: wake lock, full screen, timeouts ---------------------------------------
 let wakeLock = null;
-async function keepAwake() {
+async function keepAwake({ fullscreen = true } = {}) {
   try {
-    if (!document.fullscreenElement && document.documentElement.requestFullscreen && !config.noFullscreen)
+    // Full screen needs a visitor's gesture (Start); the wake lock does not.
+    if (fullscreen && !document.fullscreenElement && document.documentElement.requestFullscreen)
       await document.documentElement.requestFullscreen().catch(() => {});
     if (navigator.wakeLock && !wakeLock) {
       wakeLock = await navigator.wakeLock.request("screen");
@@ -388,6 +389,10 @@ async function boot() {
   } catch { /* the review plays dry */ }
   applyKiosk();
   render("idle");
+  keepAwake({ fullscreen: false });
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") keepAwake({ fullscreen: false });
+  });
   follow();
   // A take saved here before a reload or a power cut is sent first.
   if ((await outbox.pending()).length && machine.send("resume")) await deliverAll();
