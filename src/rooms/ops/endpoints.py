@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from rooms.access import operator as auth
+from rooms.access.operator import Operator, OperatorDep
 from rooms.deps import ResourcesDep, UowDep
 from rooms.errors import Forbidden
 from rooms.live.guards import origin_allowed
 from rooms.openapi import Ok, errors
-from rooms.ops import artifacts, auth, controls
-from rooms.ops.auth import Operator, OperatorDep
+from rooms.ops import artifacts, controls
 from rooms.ops.schemas import (
     ActionsPage,
     ArtifactsPage,

@@ -14,13 +14,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
+from rooms.access import media_tokens
+from rooms.access.media_tokens import EPHEMERAL_AUDIO, RAW_PURPOSES, SPECTROGRAM_IMAGE
 from rooms.deps import ResourcesDep
 from rooms.errors import Gone, NotFound
 from rooms.logging import get_logger
 from rooms.models import Artifact, Derivative, utcnow
 from rooms.openapi import errors
-from rooms.playback import media_tokens
-from rooms.playback.media_tokens import EPHEMERAL_AUDIO, RAW_PURPOSES, SPECTROGRAM_IMAGE
 from rooms.playback.ranges import parse_range
 from rooms.recordings import repository
 from rooms.resources import Resources

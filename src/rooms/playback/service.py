@@ -17,12 +17,13 @@ from typing import Any
 from sqlalchemy import Connection
 
 from rooms import steward
+from rooms.access import media_tokens
+from rooms.access.media_tokens import POOL_AUDIO, POOL_HEARD
 from rooms.errors import Gone
 from rooms.kit import tokens
 from rooms.logging import get_logger
-from rooms.playback import media_tokens, pool, repository
+from rooms.playback import pool, repository
 from rooms.playback.classify import Density, Lane, Mood, density
-from rooms.playback.media_tokens import POOL_AUDIO, POOL_HEARD
 from rooms.playback.runtime import pool_runtime
 from rooms.recordings.repository import get as get_artifact
 from rooms.resources import Resources

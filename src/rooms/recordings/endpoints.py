@@ -7,13 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
+from rooms.access import media_tokens
+from rooms.access.media_tokens import EPHEMERAL_AUDIO, media_url, token_from_url
 from rooms.deps import ResourcesDep, UowDep
 from rooms.effects import CATALOG, DEFAULT_EFFECT
 from rooms.errors import RoomsError
 from rooms.kit.times import iso
 from rooms.openapi import errors
-from rooms.playback import media_tokens
-from rooms.playback.media_tokens import EPHEMERAL_AUDIO, media_url, token_from_url
 from rooms.recordings import service
 from rooms.recordings.schemas import (
     ArtifactOut,

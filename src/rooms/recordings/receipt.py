@@ -16,12 +16,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from rooms.access.media_tokens import RECEIPT_AUDIO, media_url
 from rooms.deps import ResourcesDep, UowDep
 from rooms.errors import NotFound
 from rooms.kit.times import iso
 from rooms.models import Artifact
 from rooms.openapi import errors
-from rooms.playback.media_tokens import RECEIPT_AUDIO, media_url
 from rooms.recordings import consent, repository
 from rooms.recordings.throttle import charge
 from rooms.uow import UnitOfWork

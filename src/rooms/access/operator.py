@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from fastapi import Depends, Request, Response
 from starlette.requests import HTTPConnection
 
+from rooms.access.sessions import binding
 from rooms.config import Settings
 from rooms.errors import Forbidden, Throttled, Unauthorized, Unavailable
 from rooms.kit.clients import client_ip
 from rooms.logging import get_logger
-from rooms.ops.sessions import binding
 
 if TYPE_CHECKING:
     from rooms.resources import Resources
 
-log = get_logger("rooms.ops.auth")
+log = get_logger("rooms.access.operator")
 
 COOKIE = "rooms_ops"
 
