@@ -128,6 +128,7 @@ function reset() {
 
 // --- the flow -----------------------------------------------------------------------------
 async function start() {
+  if (machine.state === "idle" && document.getElementById("b-start").disabled) return;
   if (machine.state === "error") { if (!machine.send("again")) return; }
   else if (machine.state === "review") { if (!machine.send("again")) return; }
   else if (!machine.send("start")) return;
@@ -195,7 +196,9 @@ function stop(reason = null) {
   take = { ...prepared, wav: audio.encodeWav(prepared.samples, rate) };
   machine.send("stop");
   view.hidden("quiet", !take.quiet);
-  view.text("review-note", reason ? strings[reason] ? fill(strings[reason], { max: duration(strings, maxSeconds(kiosk)) }) : "" : "");
+  // why it stopped, when it was not the visitor: the maximum length, or the microphone
+  const why = reason && strings[reason];
+  view.text("review-note", why ? fill(why, { max: duration(strings, maxSeconds(kiosk)) }) : "");
   updateSubmit();
   if (take.quiet) view.announce(strings.quiet);
 }
