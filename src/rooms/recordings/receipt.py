@@ -21,6 +21,7 @@ from rooms.deps import ResourcesDep, UowDep
 from rooms.errors import NotFound
 from rooms.kit.times import iso
 from rooms.models import Artifact
+from rooms.models.enums import ArtifactStatus
 from rooms.openapi import errors
 from rooms.recordings import consent, repository
 from rooms.recordings.throttle import charge
@@ -51,7 +52,7 @@ class ReceiptOut(BaseModel):
 
 
 def _take(artifact: Artifact, manifest_json: dict[str, Any], uow: UnitOfWork) -> dict[str, Any]:
-    playable = artifact.status == "ACTIVE"
+    playable = artifact.status == ArtifactStatus.ACTIVE
     url = (media_url(uow.resources.settings, RECEIPT_AUDIO, artifact.id, RECEIPT_URL_TTL_S)
            if playable else None)
     seen = manifest_json.get("consent_text") or {}
