@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: serve test check lint services clean secret-scan-history
+.PHONY: serve test check lint js-test services clean secret-scan-history
 
 $(BIN)/python:
 	@scripts/ensure-venv $(PYTHON)
@@ -24,7 +24,7 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 serve: $(VENV)/.installed
 	$(BIN)/rooms serve --host $(HOST) --port $(PORT)
 
-## services: install PostgreSQL, Redis and Chromium (Debian, root) for the services tier and page tests
+## services: install PostgreSQL, Redis, Chromium, Node.js and espeak-ng (Debian, root) for the services tier and page tests
 services:
 	@scripts/install-services --chromium
 
@@ -39,8 +39,13 @@ lint: $(VENV)/.dev-installed
 secret-scan-history: $(VENV)/.dev-installed
 	$(BIN)/python scripts/secret-scan --history
 
-## test: lint, then the whole suite in both tiers (embedded, then services)
-test: $(VENV)/.dev-installed services lint
+## js-test: the kiosk's pure ES modules under node --test (Debian nodejs)
+js-test: services
+	@command -v node >/dev/null || { echo "rooms: node is missing (apt-get install nodejs)"; exit 1; }
+	node --test tests/js/*.test.mjs
+
+## test: lint, the kiosk's JS modules, then the whole suite in both tiers (embedded, then services)
+test: $(VENV)/.dev-installed services lint js-test
 	$(BIN)/pytest
 
 clean:

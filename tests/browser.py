@@ -84,12 +84,13 @@ class _Server(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serve_app(app: FastAPI) -> AsyncIterator[str]:
-    """Serve `app` on a free loopback port in this event loop; yields "http://127.0.0.1:PORT".
+async def serve_app(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
+    """Serve `app` on a free loopback port (or `port`, to come back on the same origin after
+    a restart) in this event loop; yields "http://127.0.0.1:PORT".
 
     The lifespan stays off: the `app` fixture has already run it.
     """
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_config=None,
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None,
                             access_log=False, ws_per_message_deflate=False,
                             timeout_graceful_shutdown=5)
     server = _Server(config)

@@ -175,8 +175,16 @@ async def test_every_json_route_answers_its_declared_schema(
     c.check(await client.post("/ops/logout", headers={"Accept": "application/json"}))
 
     # The visitor takes their voice back
+    mine = c.check(await client.post("/api/v1/receipt",
+                                     json={"token": second["revocation_token"].lower()}))
+    assert (await client.get(mine["takes"][0]["download_url"])).status_code == 200
+    c.check(await client.post("/api/v1/receipt", json={"token": "ZZZZZZZZZZ"}))  # 404
+    c.check(await client.post("/api/v1/receipt", json={}))  # 400
     c.check(await client.post("/api/v1/revoke", json={"token": second["revocation_token"]}))
     c.check(await client.post("/api/v1/revoke", json={"token": second["revocation_token"]}))
+    gone = c.check(await client.post("/api/v1/receipt",
+                                     json={"token": second["revocation_token"]}))
+    assert gone["takes"][0]["status"] == "REVOKED" and gone["takes"][0]["audio_url"] is None
     c.check(await client.post("/api/v1/revoke", json={}))  # 400
 
     missing = c.operations - c.visited

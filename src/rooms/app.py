@@ -35,6 +35,7 @@ from rooms.ops.push import status_pusher
 from rooms.playback.endpoints import router as playback_router
 from rooms.playback.media import router as media_router
 from rooms.recordings.endpoints import router as recordings_router
+from rooms.recordings.receipt import router as receipt_router
 from rooms.resources import open_resources
 from rooms.web.pages import router as pages_router
 
@@ -155,7 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     install_docs(app)
     routers = (health_router, live_router, recordings_router, ops_router, media_router,
-               playback_router, derivatives_router, pages_router)
+               playback_router, derivatives_router, pages_router, receipt_router)
     for router in routers:
         app.include_router(router)
     app.state.method_table = method_table(

@@ -123,9 +123,14 @@ class Settings(BaseSettings):
     surface_access_token_ttl_seconds: int = Field(86400, ge=60)  # reserved: #20, fossil images
     ingest_max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     ingest_max_duration_seconds: int = Field(300, ge=30, le=600)
-    # reserved for the kiosk issue (#21)
+    # the kiosk (README, "The kiosk"): its language and longest take before the steward sets them
     kiosk_default_language_code: Literal["en", "es_mx_ca"] = "en"
     kiosk_default_max_recording_seconds: int = Field(120, ge=30, le=300)
+    # the kiosk page's pacing (seconds): the mic check before arming, the countdown before
+    # recording, how long a review waits before it resets to the attract screen
+    kiosk_mic_check_seconds: float = Field(1.5, ge=0, le=10)
+    kiosk_countdown_seconds: float = Field(3.0, ge=0, le=10)
+    kiosk_review_timeout_seconds: int = Field(90, ge=10, le=900)
     public_ingest_rate: str = "180/hour"
     public_ingest_ip_rate: str = "600/hour"
     public_revoke_rate: str = "30/hour"

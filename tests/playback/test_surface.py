@@ -25,7 +25,10 @@ async def test_state_reflects_switches_pool_and_budget(client: httpx.AsyncClient
     before = await _state(client)
     assert before == {"intake_paused": False, "playback_paused": False, "quieter_mode": False,
                       "pool_size": 0,
-                      "ingest_budget": {"limit": 180, "remaining": 180, "window_s": 3600}}
+                      "ingest_budget": {"limit": 180, "remaining": 180, "window_s": 3600},
+                      "kiosk": {"language": "en", "accessibility_mode": "",
+                                "force_reduced_motion": False, "max_recording_seconds": 120,
+                                "theme_title": "", "theme_prompt": ""}}
     assert (await _state(client))["ingest_budget"]["remaining"] == 180  # reading is free
     await take(client)
     after = await _state(client)

@@ -10,7 +10,8 @@ POOL_AUDIO = "pool_audio"
 POOL_HEARD = "pool_heard"
 EPHEMERAL_AUDIO = "ephemeral_audio"
 SPECTROGRAM_IMAGE = "spectrogram_image"
-RAW_PURPOSES = (POOL_AUDIO, EPHEMERAL_AUDIO)
+RECEIPT_AUDIO = "receipt_audio"  # a visitor's own take, from POST /api/v1/receipt
+RAW_PURPOSES = (POOL_AUDIO, EPHEMERAL_AUDIO, RECEIPT_AUDIO)
 RAW_PREFIX = "/api/v1/media/raw/"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +39,42 @@ class ControlsIn(BaseModel):
     quieter_mode: bool | None = None
     maintenance_mode: bool | None = None
     mood_bias: Literal["", "clear", "hushed", "suspended", "weathered", "gathering"] | None = None
+    # the kiosk's fields, normalised as REFERENCE §2.2 ("" = the server's default)
+    kiosk_language_code: Literal["", "en", "es_mx_ca"] | None = None
+    kiosk_accessibility_mode: Literal["", "large_high_contrast"] | None = None
+    kiosk_force_reduced_motion: bool | None = None
+    kiosk_max_recording_seconds: int | None = None
+    session_theme_title: str | None = None
+    session_theme_prompt: str | None = None
+
+    @field_validator("kiosk_language_code", "kiosk_accessibility_mode", mode="before")
+    @classmethod
+    def _code(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("kiosk_max_recording_seconds")
+    @classmethod
+    def _clamp_seconds(cls, value: int | None) -> int | None:
+        """Clamped to 30..300 s, as the upstream steward does."""
+        return None if value is None else max(30, min(300, value))
+
+    @field_validator("session_theme_title", "session_theme_prompt")
+    @classmethod
+    def _text(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Blanks collapsed; cut to the column's length (title 64, prompt 180)."""
+        if value is None:
+            return None
+        limit = 64 if info.field_name == "session_theme_title" else 180
+        return " ".join(value.split())[:limit]
+
+
+KIOSK_FIELDS = ("kiosk_language_code", "kiosk_accessibility_mode", "kiosk_force_reduced_motion",
+                "kiosk_max_recording_seconds", "session_theme_title", "session_theme_prompt")
+
+
+def state_out(posture: steward.Posture) -> dict[str, Any]:
+    """The switches, the mood bias and the kiosk's fields."""
+    return {**posture.switches(), **{name: getattr(posture, name) for name in KIOSK_FIELDS}}
 
 
 def action_out(action: StewardAction) -> dict[str, Any]:
@@ -59,7 +95,7 @@ async def actions(session: AsyncSession, *, limit: int,
 async def controls(session: AsyncSession) -> dict[str, Any]:
     state = await steward.read(session)
     recent = await actions(session, limit=RECENT_ACTIONS)
-    return {"operator_state": state.switches(),
+    return {"operator_state": state_out(state),
             "recent_actions": [action_out(a) for a in recent]}
 
 
@@ -79,7 +115,7 @@ async def change(uow: UnitOfWork, wanted: ControlsIn, actor: str) -> dict[str, A
     session.add_all(made)
     await session.flush()
     posture = steward.Posture.of(state)
-    out = posture.switches()
+    out = state_out(posture)
     changes = [{"field": a.payload["field"], "value": a.payload["value"], "action": a.action,
                 "detail": a.detail} for a in made]
     if made:

@@ -23,6 +23,12 @@ class OperatorStateOut(BaseModel):
     quieter_mode: bool
     maintenance_mode: bool
     mood_bias: Literal["", "clear", "hushed", "suspended", "weathered", "gathering"]
+    kiosk_language_code: Literal["", "en", "es_mx_ca"] = ""
+    kiosk_accessibility_mode: Literal["", "large_high_contrast"] = ""
+    kiosk_force_reduced_motion: bool = False
+    kiosk_max_recording_seconds: int = 120
+    session_theme_title: str = ""
+    session_theme_prompt: str = ""
     updated_at: str | None
 
 
@@ -37,7 +43,7 @@ class ActionOut(BaseModel):
 
 class ChangeOut(BaseModel):
     field: str
-    value: bool | str
+    value: bool | int | str
     action: str
     detail: str
 

@@ -24,6 +24,7 @@ from rooms.playback.schemas import (
     SurfaceStateOut,
 )
 from rooms.recordings.throttle import peek
+from rooms.web.kiosk import kiosk_view
 
 router = APIRouter(prefix="/api/v1", tags=["playback"])
 NO_STORE = {"Cache-Control": "no-store"}
@@ -91,7 +92,8 @@ async def surface_state(request: Request, res: ResourcesDep) -> JSONResponse:
             "playback_paused": posture.playback_stopped,
             "quieter_mode": posture.quieter_mode, "pool_size": size,
             "ingest_budget": {"limit": budget.limit, "remaining": budget.remaining,
-                              "window_s": budget.window_s}}
+                              "window_s": budget.window_s},
+            "kiosk": kiosk_view(posture, res.settings)}
     return JSONResponse(body, headers=NO_STORE)
 
 

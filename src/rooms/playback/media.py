@@ -95,7 +95,10 @@ async def raw_audio(token: str, request: Request, res: ResourcesDep) -> Streamin
     if key is None:
         raise Gone("this recording is no longer available", code="gone")
     blob, partial = await _open(res.blobs, key, request.headers.get("range"))
-    return _response(blob, partial, "audio/wav")
+    response = _response(blob, partial, "audio/wav")
+    if "download" in request.query_params:  # a receipt's download_url
+        response.headers["Content-Disposition"] = 'attachment; filename="recording.wav"'
+    return response
 
 
 async def _play_once(res: Resources, artifact_id: int, request: Request) -> StreamingResponse:

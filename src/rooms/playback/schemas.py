@@ -41,12 +41,22 @@ class BudgetOut(BaseModel):
     window_s: int
 
 
+class KioskOut(BaseModel):
+    language: Literal["en", "es_mx_ca"]
+    accessibility_mode: Literal["", "large_high_contrast"]
+    force_reduced_motion: bool
+    max_recording_seconds: int
+    theme_title: str
+    theme_prompt: str
+
+
 class SurfaceStateOut(BaseModel):
     intake_paused: bool
     playback_paused: bool
     quieter_mode: bool
     pool_size: int
     ingest_budget: BudgetOut
+    kiosk: KioskOut
 
 
 class EffectOut(BaseModel):

@@ -105,6 +105,26 @@ def manifest(mode: ConsentMode, settings: Settings, now: datetime) -> dict[str, 
             "publish": {"raw": False, "derivatives": False}}
 
 
+CONSENT_VERSION_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+CONSENT_LANGUAGES = ("en", "es_mx_ca")
+
+
+def text_seen(fields: dict[str, str]) -> dict[str, Any]:
+    """`{"consent_text": {"version", "language"}}`: which consent words the visitor read (the
+    kiosk's catalog version id and language, form fields `consent_version` and
+    `consent_language`), to be frozen into the manifest; `{}` when the client sent neither.
+    Raises ValueError naming the field that is malformed."""
+    version = fields.get("consent_version", "").strip()
+    language = fields.get("consent_language", "").strip().lower()
+    if not version and not language:
+        return {}
+    if version and not CONSENT_VERSION_PATTERN.fullmatch(version):
+        raise ValueError("consent_version")
+    if language and language not in CONSENT_LANGUAGES:
+        raise ValueError("consent_language")
+    return {"consent_text": {"version": version or None, "language": language or None}}
+
+
 def expiries(mode: ConsentMode, settings: Settings,
              now: datetime) -> tuple[datetime, datetime]:
     """(artifact expires_at, raw expires_at) for a new take."""

@@ -46,6 +46,12 @@ FILE = {"type": "string", "format": "binary",
         "description": "The take: RIFF/WAVE PCM, mono (CONTRACT §4)"}
 EFFECT = {"type": "string", "enum": list(CATALOG), "default": DEFAULT_EFFECT,
           "description": "A memory color from GET /api/v1/effects"}
+CONSENT_TEXT = {
+    "consent_version": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$",
+                        "description": "Which consent text the visitor read (the kiosk's "
+                                       "catalog version id); kept in the manifest"},
+    "consent_language": {"type": "string", "enum": ["en", "es_mx_ca"],
+                         "description": "The language of that text"}}
 TAKE_BODY = _multipart({
     "file": FILE,
     "consent_mode": {"type": "string", "enum": [ConsentMode.ROOM, ConsentMode.FOSSIL],
@@ -54,8 +60,9 @@ TAKE_BODY = _multipart({
     "topic_tag": {"type": "string", "maxLength": 64},
     "duration_ms": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1,
                     "description": "The client's own measure; the server reads the WAV"},
+    **CONSENT_TEXT,
 }, ["file", "consent_mode"])
-EPHEMERAL_BODY = _multipart({"file": FILE, "effect_profile": EFFECT}, ["file"])
+EPHEMERAL_BODY = _multipart({"file": FILE, "effect_profile": EFFECT, **CONSENT_TEXT}, ["file"])
 UPLOAD_ERRORS = errors(
     400, 413, 415, 429, 503,
     e400="`consent_required`, `invalid_wav`, `not_mono`, `too_long`, `empty_audio`, "

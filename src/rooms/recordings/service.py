@@ -11,6 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -86,6 +87,15 @@ def _mode(fields: dict[str, str]) -> ConsentMode:
     return ConsentMode(mode)
 
 
+def _text_seen(fields: dict[str, str]) -> dict[str, Any]:
+    try:
+        return consent.text_seen(fields)
+    except ValueError as exc:
+        raise RoomsError(f"{exc} is not one this server knows "
+                         f"(languages: {', '.join(consent.CONSENT_LANGUAGES)})",
+                         code=f"invalid_{exc}") from None
+
+
 def _effect(fields: dict[str, str]) -> str:
     code = fields.get("effect_profile", "").strip().lower() or DEFAULT_EFFECT
     if code not in CATALOG:
@@ -141,7 +151,8 @@ async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) ->
     assert upload.file is not None
     now = utcnow()
     code = consent.new_revocation_code(settings.secret_key.get_secret_value(), scope)
-    manifest = ConsentManifest(created_at=now, json=consent.manifest(mode, settings, now),
+    manifest = ConsentManifest(created_at=now, json=consent.manifest(mode, settings, now)
+                               | _text_seen(upload.fields),
                                revocation_token_hash=consent.hash_code(code))
     expires_at, raw_expires_at = consent.expiries(mode, settings, now)
     key, blob = await _store(uow, uow.blobs, "raw", upload)
@@ -188,7 +199,8 @@ async def ingest_ephemeral(uow: UnitOfWork, upload: ParsedUpload) -> Artifact:
     now = utcnow()
     code = consent.new_revocation_code(settings.secret_key.get_secret_value(), None)
     manifest = ConsentManifest(created_at=now,
-                               json=consent.manifest(ConsentMode.NOSAVE, settings, now),
+                               json=consent.manifest(ConsentMode.NOSAVE, settings, now)
+                               | _text_seen(upload.fields),
                                revocation_token_hash=consent.hash_code(code))
     expires_at, _ = consent.expiries(ConsentMode.NOSAVE, settings, now)
     key, blob = await _store(uow, uow.blobs, "ephemeral", upload)

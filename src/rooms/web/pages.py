@@ -6,8 +6,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from rooms import steward
 from rooms.assets import asset_dir
+from rooms.deps import ResourcesDep
 from rooms.recordings import consent
+from rooms.web import kiosk
 
 templates = Jinja2Templates(directory=asset_dir("templates"))
 
@@ -21,3 +24,22 @@ async def revoke_page(request: Request, token: str = "") -> HTMLResponse:
     return templates.TemplateResponse(request, "revoke.html", {"token_hint": hint},
                                       headers={"Cache-Control": "no-store",
                                                "Referrer-Policy": "no-referrer"})
+
+
+@router.get("/kiosk/", response_class=HTMLResponse)
+async def kiosk_page(request: Request, res: ResourcesDep) -> HTMLResponse:
+    """The recording station: record, review, choose consent, get a receipt."""
+    posture = await steward.posture(res)
+    revoke_url = str(request.url_for("revoke_page"))
+    return templates.TemplateResponse(
+        request, "kiosk.html",
+        {"config": kiosk.page_config(posture, res.settings, revoke_url),
+         "revoke_url": revoke_url, "qr": kiosk.qr_svg(revoke_url),
+         "lang": kiosk.kiosk_view(posture, res.settings)["language"]},
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+@router.get("/", response_class=HTMLResponse)
+async def landing_page(request: Request) -> HTMLResponse:
+    """Where to go: the kiosk, the room, the steward's dashboard, removing a take."""
+    return templates.TemplateResponse(request, "index.html", {})
