@@ -147,6 +147,7 @@ class Settings(BaseSettings):
     ops_session_cookie_secure: bool = False  # Secure even on plain http (https always is)
     ops_login_lockout_scope: Literal["ip", "ip_user_agent"] = "ip_user_agent"
     ops_login_max_attempts: int = Field(6, ge=1)
+    ops_login_ip_max_attempts: int = Field(30, ge=1)  # per IP, whatever the user agent
     ops_login_lockout_seconds: int = Field(900, ge=1)
     ops_worker_heartbeat_max_age_seconds: int = 180
     ops_beat_heartbeat_max_age_seconds: int = 180
