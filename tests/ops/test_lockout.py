@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -11,6 +9,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from rooms.ops.auth import COOKIE
+from tests.helpers import metric
 from tests.live.conftest import serve
 from tests.ops.conftest import BROWSER, SECRET, error_code, login
 from tests.ops.test_auth import client_from
@@ -20,15 +19,6 @@ STATUS = "/api/v1/node/status"
 
 def bearer(secret: str, agent: str = BROWSER["User-Agent"]) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}", "User-Agent": agent}
-
-
-async def metric(client: httpx.AsyncClient, name: str, **labels: str) -> float:
-    """One sample of /metrics (0 when the series does not exist yet)."""
-    text = (await client.get("/metrics")).text
-    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    pattern = re.escape(name) + (r"\{" + re.escape(wanted) + r"\}" if labels else "")
-    found = re.search(r"^" + pattern + r" (\S+)$", text, re.M)
-    return float(found.group(1)) if found else 0.0
 
 
 async def test_six_wrong_then_the_right_secret_from_one_client_is_429(
