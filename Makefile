@@ -32,6 +32,7 @@ services:
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests migrations benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python scripts/secret-scan
 
 ## secret-scan-history: every blob in the git history, against .secrets.baseline

@@ -1,11 +1,18 @@
-"""Both databases migrate up from empty and down again."""
+"""Both databases migrate up from empty and down again, and hold only values the code knows."""
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from rooms.config import Settings
 from rooms.db import create_engine, downgrade, migrate
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 TABLES = {"node", "consent_manifest", "artifact", "derivative", "access_event",
           "steward_state", "steward_action"}
@@ -39,3 +46,99 @@ async def test_pool_indexes_exist(settings: Settings) -> None:
     finally:
         await engine.dispose()
     assert {"artifact_pool_rank_idx", "artifact_pool_cool_idx", "artifact_active_idx"} <= names
+
+
+ARTIFACT_ROW = {"id": 1, "kind": "audio_snippet", "consent_id": 1, "created_at": NOW,
+                "status": "ACTIVE", "consent_mode": "FOSSIL", "raw_uri": "raw/1/audio.wav",
+                "raw_sha256": "", "duration_ms": 1000, "sample_rate": 16000,
+                "effect_profile": "clear", "effect_metadata": "{}", "deployment_kind": "memory",
+                "topic_tag": "", "lifecycle_status": "", "wear": 0.0, "play_count": 0}
+BAD_VALUES = [  # (statement, a value the database must refuse)
+    ("UPDATE artifact SET status = :v", "BURIED"),
+    ("UPDATE artifact SET status = :v", "active"),  # the values are case-sensitive
+    ("UPDATE artifact SET consent_mode = :v", "FOREVER"),
+    ("UPDATE derivative SET kind = :v", "waveform_svg"),
+    ("INSERT INTO derivative (artifact_id, kind, uri, created_at, publishable) "
+     "VALUES (1, :v, 'derivatives/1/x', :now, false)", "essence_mp3"),
+]
+
+
+async def _execute(url: str, sql: str, **params: Any) -> list[Any]:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            result = await conn.execute(text(sql), params)
+            return list(result.all()) if result.returns_rows else []
+    finally:
+        await engine.dispose()
+
+
+async def _seed(url: str) -> None:
+    """One take with a derivative and a heard event, written as plain SQL (any revision)."""
+    await _execute(url, "INSERT INTO consent_manifest (id, created_at, json, "
+                   "revocation_token_hash) VALUES (1, :now, '{}', 'h')", now=NOW)
+    columns = ", ".join(ARTIFACT_ROW)
+    await _execute(url, f"INSERT INTO artifact ({columns}) VALUES "  # noqa: S608
+                   f"({', '.join(':' + c for c in ARTIFACT_ROW)})", **ARTIFACT_ROW)
+    await _execute(url, "INSERT INTO derivative (artifact_id, kind, uri, created_at, "
+                   "publishable) VALUES (1, 'essence_wav', 'derivatives/1/essence.wav', :now, "
+                   "false)", now=NOW)
+    await _execute(url, "INSERT INTO access_event (artifact_id, ts, context, action) "
+                   "VALUES (1, :now, 'room', 'heard')", now=NOW)
+
+
+async def _counts(url: str) -> dict[str, int]:
+    return {t: (await _execute(url, f"SELECT count(*) FROM {t}"))[0][0]  # noqa: S608
+            for t in ("artifact", "derivative", "access_event")}
+
+
+async def _refused(url: str, sql: str, value: str) -> bool:
+    try:
+        await _execute(url, sql, v=value, now=NOW)
+    except IntegrityError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize(("sql", "value"), BAD_VALUES)
+async def test_the_database_refuses_values_outside_the_enums(settings: Settings, sql: str,
+                                                             value: str) -> None:
+    url = settings.resolved_database_url
+    await _seed(url)
+    assert await _refused(url, sql, value)
+    good = {"BURIED": "EXPIRED", "active": "REVOKED", "FOREVER": "NOSAVE",
+            "waveform_svg": "spectrogram_png", "essence_mp3": "spectrogram_png"}[value]
+    assert not await _refused(url, sql, good)
+
+
+async def test_0003_keeps_every_row_and_index_and_downgrades_cleanly(
+        settings: Settings) -> None:
+    url = settings.resolved_database_url
+    downgrade(url, "0002")
+    await _seed(url)
+    before = await _indexes(url)
+    assert not await _refused(url, "UPDATE artifact SET status = :v", "BURIED")  # no CHECK yet
+    await _execute(url, "UPDATE artifact SET status = 'ACTIVE'")
+
+    migrate(url)
+    # SQLite rebuilt artifact and derivative: with foreign keys on, dropping the old artifact
+    # table would have cascaded into derivative and access_event
+    assert await _counts(url) == {"artifact": 1, "derivative": 1, "access_event": 1}
+    assert await _indexes(url) == before  # incl. created_at DESC of the pool rank index
+    assert await _refused(url, "UPDATE artifact SET status = :v", "BURIED")
+    row = (await _execute(url, "SELECT status, consent_mode, raw_uri FROM artifact"))[0]
+    assert tuple(row) == ("ACTIVE", "FOSSIL", "raw/1/audio.wav")
+
+    downgrade(url, "0002")
+    assert await _counts(url) == {"artifact": 1, "derivative": 1, "access_event": 1}
+    assert await _indexes(url) == before
+    assert not await _refused(url, "UPDATE derivative SET kind = :v", "waveform_svg")
+
+
+async def _indexes(url: str) -> dict[str, str]:
+    """Index name -> its definition, as the database prints it."""
+    if url.startswith("sqlite"):
+        sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+    else:
+        sql = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+    return {str(name): str(ddl) for name, ddl in await _execute(url, sql)}

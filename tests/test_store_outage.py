@@ -18,11 +18,11 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from rooms.access.operator import COOKIE
+from rooms.access.sessions import OpsSessions, binding
 from rooms.kit.store import make_store
 from rooms.kit.tokens import token_id
 from rooms.live.tokens import USED
-from rooms.ops.auth import COOKIE
-from rooms.ops.sessions import OpsSessions, binding
 from tests.helpers import resources
 from tests.live.conftest import live_client, serve
 from tests.ops.conftest import BROWSER, SECRET, login, status

@@ -103,15 +103,17 @@ class Settings(BaseSettings):
     job_max_tries: int = Field(3, ge=1, le=20)
     job_queue_size: int = Field(1000, ge=1)
     job_poll_delay_s: float = Field(0.05, gt=0, le=5)
+    # reserved for the derivatives issue (#20): the retention crons' intervals
     expire_raw_interval_s: int = Field(600, ge=10)
     prune_derivatives_interval_s: int = Field(3600, ge=10)
     heartbeat_interval_s: int = Field(60, ge=1)
 
     # --- tokens and ingest ------------------------------------------------------------
     media_access_token_ttl_seconds: int = Field(900, ge=10)
-    surface_access_token_ttl_seconds: int = Field(86400, ge=60)
+    surface_access_token_ttl_seconds: int = Field(86400, ge=60)  # reserved: #20, fossil images
     ingest_max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     ingest_max_duration_seconds: int = Field(300, ge=30, le=600)
+    # reserved for the kiosk issue (#21)
     kiosk_default_language_code: Literal["en", "es_mx_ca"] = "en"
     kiosk_default_max_recording_seconds: int = Field(120, ge=30, le=300)
     public_ingest_rate: str = "180/hour"
@@ -150,6 +152,7 @@ class Settings(BaseSettings):
     ops_login_ip_max_attempts: int = Field(30, ge=1)  # per IP, whatever the user agent
     ops_login_lockout_seconds: int = Field(900, ge=1)
     ops_worker_heartbeat_max_age_seconds: int = 180
+    # reserved for the dashboard issue (#24)
     ops_beat_heartbeat_max_age_seconds: int = 180
     ops_throttle_event_window_seconds: int = 3600
     ops_queue_depth_warning: int = 12
@@ -165,7 +168,7 @@ class Settings(BaseSettings):
     ops_retention_soon_hours: float = 24
     ops_status_push_s: float = Field(5.0, ge=0)  # node status to /ws/ops this often; 0: off
 
-    # --- room loop --------------------------------------------------------------------
+    # --- room loop (reserved for the room issue, #22: GET /api/v1/room/composition) ---
     room_intensity_profile: Literal["quiet", "balanced", "active"] = "balanced"
     room_movement_preset: Literal["meditative", "balanced", "active"] = "balanced"
     room_daypart_enabled: bool = True

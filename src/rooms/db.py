@@ -231,17 +231,6 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """Yield a session; commit when the caller finishes cleanly, roll back otherwise."""
-    async with factory() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-
-
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
@@ -282,7 +271,3 @@ def downgrade(url: str, revision: str = "base") -> None:
     from alembic import command
 
     _off_loop(lambda: command.downgrade(_alembic_config(url), revision))
-
-
-async def migrate_async(url: str, revision: str = "head") -> None:
-    await asyncio.to_thread(migrate, url, revision)

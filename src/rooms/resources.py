@@ -19,6 +19,8 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rooms import steward
+from rooms.access.lockout import LoginLockout
+from rooms.access.sessions import OpsSessions
 from rooms.config import Settings
 from rooms.db import Database
 from rooms.jobs import JobQueue
@@ -28,11 +30,12 @@ from rooms.kit.store import MemoryStore, Store, make_store
 from rooms.live.bus import RedisPublisher
 from rooms.live.hub import Hub
 from rooms.live.surface import Publisher as Events
+from rooms.logging import get_logger
 from rooms.metrics import Metrics
-from rooms.ops.lockout import LoginLockout
-from rooms.ops.sessions import OpsSessions
 from rooms.storage import BlobStore, open_blob_store
 from rooms.supervisor import Supervisor, build_supervisor
+
+log = get_logger("rooms.resources")
 
 Role = Literal["api", "worker"]
 
@@ -92,6 +95,15 @@ async def open_store(settings: Settings) -> BlobStore:
     )
 
 
+async def _quiet_now(db: Database) -> bool:
+    """The steward's quiet mode at start-up (the supervisor follows later changes)."""
+    try:
+        return (await db.read(steward.read_sync)).quieter_mode
+    except Exception as exc:  # the database may come later; /healthz says so meanwhile
+        log.warning("supervisor.quiet_unknown", error=type(exc).__name__)
+        return False
+
+
 @asynccontextmanager
 async def open_resources(settings: Settings, *, role: Role = "api") -> AsyncIterator[Resources]:
     """Build what a process of `role` needs; close it in reverse order on exit."""
@@ -126,7 +138,7 @@ async def open_resources(settings: Settings, *, role: Role = "api") -> AsyncIter
         events: Events
         if role == "api":
             hub = events = Hub(settings=settings, redis=redis, store=store)
-            supervisor = await build_supervisor(settings, hub, db.sessions)
+            supervisor = build_supervisor(settings, hub, quiet=await _quiet_now(db))
         elif redis is not None:
             events = RedisPublisher(redis, node=f"worker-{secrets.token_hex(3)}")
         else:

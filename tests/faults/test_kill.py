@@ -22,9 +22,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from rooms.access.media_tokens import POOL_AUDIO, media_url
 from rooms.config import Settings
 from rooms.models import Artifact
-from rooms.playback.media_tokens import POOL_AUDIO, media_url
 from tests.audio import wav16
 from tests.conftest import TEST_SECRET
 from tests.faults.conftest import UPLOAD, rows_and_blobs

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
-from rooms.ops.auth import COOKIE
+from rooms.access.operator import COOKIE
 from tests.helpers import resources
 from tests.ops.conftest import BROWSER, JSON, SECRET, error_code, login, status
 from tests.respell import respellings

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from rooms.ops.auth import COOKIE
+from rooms.access.operator import COOKIE
 from tests.helpers import metric
 from tests.live.conftest import serve
 from tests.ops.conftest import BROWSER, SECRET, error_code, login

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from websockets.asyncio.client import connect
 
-from rooms.ops.auth import COOKIE
+from rooms.access.operator import COOKIE
 from tests.live.conftest import Client, LiveServer, serve
 from tests.ops.conftest import BROWSER, login
 

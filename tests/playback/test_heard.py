@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from rooms.access.media_tokens import POOL_AUDIO, POOL_HEARD, mint
 from rooms.models import AccessEvent
-from rooms.playback.media_tokens import POOL_AUDIO, POOL_HEARD, mint
 from tests.helpers import resources
 from tests.playback.conftest import row, take, update
 from tests.recordings.conftest import upload

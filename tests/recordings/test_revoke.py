@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from rooms.access.media_tokens import POOL_AUDIO, media_url
 from rooms.kit import tokens
 from rooms.models import Artifact, ConsentManifest, Derivative, StewardAction, utcnow
-from rooms.playback.media_tokens import POOL_AUDIO, media_url
 from tests.audio import wav16
 from tests.helpers import resources, writing
 from tests.recordings.conftest import blob_keys, upload

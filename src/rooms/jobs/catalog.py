@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-JOB_MODULES = ("rooms.jobs.builtin", "rooms.recordings.tasks")
+JOB_MODULES = ("rooms.ops.tasks", "rooms.recordings.tasks")
 
 
 def load_jobs() -> None:

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from rooms.access.operator import is_operator
 from rooms.deps import ResourcesDep
 from rooms.errors import Forbidden, Throttled, Unauthorized
 from rooms.live.connection import LiveConnection
@@ -27,7 +28,6 @@ from rooms.live.protocol import (
 from rooms.live.tokens import Purpose, TokenRefused
 from rooms.logging import get_logger
 from rooms.openapi import errors
-from rooms.ops.auth import is_operator
 from rooms.resources import Resources
 
 log = get_logger("rooms.live.endpoints")

@@ -1,6 +1,6 @@
 """Who may open a live websocket: browser Origin, operator secret, operator networks.
 
-The operator checks live in rooms.ops.auth and are re-exported here.
+The operator checks live in rooms.access.operator and are re-exported here.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
+from rooms.access.operator import bearer_is_ops_secret, ops_network_allowed
 from rooms.config import Settings
-from rooms.ops.auth import bearer_is_ops_secret, ops_network_allowed
 
 __all__ = ["allowed_hosts", "bearer_is_ops_secret", "ops_network_allowed", "origin_allowed"]
 

@@ -5,17 +5,22 @@ from rooms.models.artifact import Artifact
 from rooms.models.base import Base, utcnow
 from rooms.models.consent import ConsentManifest
 from rooms.models.derivative import Derivative
+from rooms.models.enums import ArtifactStatus, ConsentMode, DerivativeKind, StewardActionName
 from rooms.models.node import Node
 from rooms.models.steward import StewardAction, StewardState
 
 __all__ = [
     "AccessEvent",
     "Artifact",
+    "ArtifactStatus",
     "Base",
     "ConsentManifest",
+    "ConsentMode",
     "Derivative",
+    "DerivativeKind",
     "Node",
     "StewardAction",
+    "StewardActionName",
     "StewardState",
     "utcnow",
 ]

@@ -8,8 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rooms.models.base import Base, UTCDateTime, utcnow
 from rooms.models.consent import ConsentManifest
-
-STATUSES = ("ACTIVE", "EXPIRED", "REVOKED", "EPHEMERAL")
+from rooms.models.enums import ArtifactStatus, ConsentMode, enum_column
 
 
 class Artifact(Base):
@@ -32,8 +31,10 @@ class Artifact(Base):
     consent_id: Mapped[int] = mapped_column(ForeignKey("consent_manifest.id",
                                                        ondelete="RESTRICT"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
-    consent_mode: Mapped[str] = mapped_column(String(16), default="ROOM")
+    status: Mapped[ArtifactStatus] = mapped_column(
+        enum_column(ArtifactStatus, name="status", length=16), default=ArtifactStatus.ACTIVE)
+    consent_mode: Mapped[ConsentMode] = mapped_column(
+        enum_column(ConsentMode, name="consent_mode", length=16), default=ConsentMode.ROOM)
     raw_uri: Mapped[str] = mapped_column(String(512), default="")
     raw_sha256: Mapped[str] = mapped_column(String(64), default="")
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,8 +6,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rooms.models.base import Base, UTCDateTime, utcnow
-
-KINDS = ("spectrogram_png", "essence_wav")
+from rooms.models.enums import DerivativeKind, enum_column
 
 
 class Derivative(Base):
@@ -21,7 +20,8 @@ class Derivative(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     artifact_id: Mapped[int] = mapped_column(ForeignKey("artifact.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[DerivativeKind] = mapped_column(
+        enum_column(DerivativeKind, name="kind", length=32))
     uri: Mapped[str] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

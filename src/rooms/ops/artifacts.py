@@ -1,9 +1,10 @@
 """The operator's view of the archive: list takes, and edit their topic and status.
 
 A list is newest first (`stack_position` is not kept: every ingest would renumber the
-whole stack, see README "Decisions"), filtered by status and topic, paged by id. Editing
+whole stack, see README "Decisions"), filtered by status and topic, paged by id; each item
+says whether the take is `playable` now (`playback.playable`, the pool's own rule). Editing
 `topic_tag` or `lifecycle_status` is one StewardAction (`artifact.metadata.updated`) in the
-same transaction. A take that was revoked, or has expired, cannot be edited (410).
+same transaction. A take that is not live (revoked, expired, NOSAVE) cannot be edited (410).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.errors import Gone, NotFound, RoomsError
 from rooms.kit.times import iso
-from rooms.models import Artifact, StewardAction, utcnow
+from rooms.models import Artifact, ArtifactStatus, StewardAction, StewardActionName, utcnow
+from rooms.playback import playable
 from rooms.playback.classify import Thresholds, place
+from rooms.recordings.repository import derivatives_of
 from rooms.uow import UnitOfWork
 
 # REFERENCE §2.2: the lifecycle statuses each deployment suggests (blank always allowed).
@@ -48,10 +51,12 @@ def _hours(since: datetime | None, now: datetime) -> float | None:
     return None if since is None else round((now - since).total_seconds() / 3600, 2)
 
 
-def artifact_out(a: Artifact, now: datetime, t: Thresholds) -> dict[str, Any]:
+def artifact_out(a: Artifact, now: datetime, t: Thresholds, *,
+                 is_playable: bool) -> dict[str, Any]:
     age = _hours(a.created_at, now) or 0.0
     the_lane, the_density, the_mood = place(a.wear, a.play_count, a.duration_ms, age, t)
     return {"id": a.id, "status": a.status, "consent_mode": a.consent_mode,
+            "playable": is_playable,
             "created_at": iso(a.created_at), "last_access_at": iso(a.last_access_at),
             "duration_ms": a.duration_ms, "play_count": a.play_count, "wear": a.wear,
             "deployment_kind": a.deployment_kind, "topic_tag": a.topic_tag,
@@ -62,17 +67,18 @@ def artifact_out(a: Artifact, now: datetime, t: Thresholds) -> dict[str, Any]:
 
 async def listing(session: AsyncSession, t: Thresholds, *, status: str | None,
                   topic_tag: str | None, limit: int, cursor: int | None) -> dict[str, Any]:
-    query = select(Artifact).order_by(Artifact.id.desc()).limit(limit)
+    now = utcnow()
+    query = (select(Artifact, playable.playable_clause(now))
+             .order_by(Artifact.id.desc()).limit(limit))
     if status:
-        query = query.where(Artifact.status == status.upper())
+        query = query.where(Artifact.status == ArtifactStatus(status.upper()))
     if topic_tag is not None:
         query = query.where(Artifact.topic_tag == topic_tag.strip())
     if cursor is not None:
         query = query.where(Artifact.id < cursor)
-    rows = list((await session.execute(query)).scalars())
-    now = utcnow()
-    return {"items": [artifact_out(a, now, t) for a in rows],
-            "next_cursor": rows[-1].id if len(rows) == limit else None}
+    rows = list((await session.execute(query)).all())
+    return {"items": [artifact_out(a, now, t, is_playable=bool(p)) for a, p in rows],
+            "next_cursor": rows[-1][0].id if len(rows) == limit else None}
 
 
 async def edit(uow: UnitOfWork, artifact_id: int, body: MetadataIn, actor: str) -> dict[str, Any]:
@@ -82,8 +88,7 @@ async def edit(uow: UnitOfWork, artifact_id: int, body: MetadataIn, actor: str) 
     if artifact is None:
         raise NotFound(f"no artifact {artifact_id}", code="artifact_not_found")
     now = utcnow()
-    if artifact.status != "ACTIVE" or (artifact.expires_at is not None
-                                       and artifact.expires_at <= now):
+    if not playable.is_live(artifact, now):
         raise Gone("this recording is no longer in the archive", code="gone")
     allowed = LIFECYCLE.get(artifact.deployment_kind, ())
     if body.lifecycle_status and body.lifecycle_status not in allowed:
@@ -94,10 +99,14 @@ async def edit(uow: UnitOfWork, artifact_id: int, body: MetadataIn, actor: str) 
     for field, value in changed.items():
         setattr(artifact, field, value)
     if changed:
-        session.add(StewardAction(action="artifact.metadata.updated", actor=actor,
+        session.add(StewardAction(action=StewardActionName.ARTIFACT_METADATA_UPDATED,
+                                  actor=actor,
                                   detail=f"artifact {artifact_id}: "
                                          + ", ".join(f"{k}={v!r}" for k, v in changed.items()),
                                   payload={"artifact_id": artifact_id, **changed}))
         await session.flush()
     t = Thresholds.from_settings(uow.resources.settings)
-    return {"artifact": artifact_out(artifact, now, t), "changed": sorted(changed)}
+    can_play = playable.is_playable(artifact, now,
+                                   await derivatives_of(session, [artifact_id]))
+    return {"artifact": artifact_out(artifact, now, t, is_playable=can_play),
+            "changed": sorted(changed)}

@@ -19,8 +19,7 @@ from rooms.errors import NotFound
 from rooms.kit.times import iso
 from rooms.live.protocol import OPS_TOPIC
 from rooms.logging import get_logger
-from rooms.models import StewardAction
-from rooms.models.steward import SWITCHES
+from rooms.models import StewardAction, StewardActionName
 from rooms.playback.runtime import pool_runtime
 from rooms.resources import Resources
 from rooms.uow import UnitOfWork
@@ -74,9 +73,8 @@ async def change(uow: UnitOfWork, wanted: ControlsIn, actor: str) -> dict[str, A
         if getattr(state, field) == value:
             continue
         setattr(state, field, value)
-        name = (f"{field}.{'enabled' if value else 'disabled'}" if field in SWITCHES
-                else f"{field}.updated")
-        made.append(StewardAction(action=name, actor=actor, detail=f"{field} set to {value!r}",
+        made.append(StewardAction(action=StewardActionName.for_change(field, value),
+                                  actor=actor, detail=f"{field} set to {value!r}",
                                   payload={"field": field, "value": value}))
     session.add_all(made)
     await session.flush()
@@ -103,7 +101,7 @@ async def _announce(res: Resources, posture: steward.Posture,
         await res.events.publish(OPS_TOPIC, {"event": "steward_action", **row})
 
 
-async def record(uow: UnitOfWork, action: str, actor: str, detail: str,
+async def record(uow: UnitOfWork, action: StewardActionName, actor: str, detail: str,
                  payload: dict[str, Any]) -> None:
     await uow.begin_write()
     uow.session.add(StewardAction(action=action, actor=actor, detail=detail, payload=payload))
@@ -119,7 +117,8 @@ async def restart_worker(uow: UnitOfWork, name: str, actor: str) -> dict[str, An
     sup = uow.resources.streams
     if name not in sup.slots:
         raise NotFound(f"no worker named {name!r}", code="worker_not_found")
-    await record(uow, "worker.restarted", actor, f"{name} restarted", {"worker": name})
+    await record(uow, StewardActionName.WORKER_RESTARTED, actor, f"{name} restarted",
+                 {"worker": name})
     result = sup.restart(name)
     log.info("ops.worker.restarted", worker=name, actor=actor)
     return {"worker": name, **result}

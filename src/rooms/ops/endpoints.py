@@ -8,12 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from rooms.access import operator as auth
+from rooms.access.operator import Operator, OperatorDep
 from rooms.deps import ResourcesDep, UowDep
 from rooms.errors import Forbidden
 from rooms.live.guards import origin_allowed
+from rooms.models import ArtifactStatus
 from rooms.openapi import Ok, errors
-from rooms.ops import artifacts, auth, controls
-from rooms.ops.auth import Operator, OperatorDep
+from rooms.ops import artifacts, controls
 from rooms.ops.schemas import (
     ActionsPage,
     ArtifactsPage,
@@ -138,7 +140,7 @@ async def restart_worker(name: str, who: OperatorDep, uow: UowDep) -> JSONRespon
                         headers=NO_STORE)
 
 
-STATUSES = "(?i)^(active|expired|revoked|ephemeral)$"
+STATUSES = f"(?i)^({'|'.join(ArtifactStatus)})$"
 
 
 @router.get("/api/v1/operator/artifacts", response_model=ArtifactsPage, responses=ERRORS)

@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rooms.models import Artifact
+from rooms.models import Artifact, ArtifactStatus, ConsentMode
 from rooms.playback import classify
 from rooms.playback.classify import Density, Lane, Thresholds
+from rooms.playback.playable import playable_clause
 
 
 async def counts_by_status(session: AsyncSession) -> dict[str, int]:
@@ -36,7 +37,7 @@ async def playable_mix(session: AsyncSession, now: datetime, t: Thresholds, *,
     inner = select(classify.lane_sql(now, t).label("lane"),
                    classify.density_sql(t).label("density"),
                    classify.aged_sql(now, t).label("aged")).where(
-        classify.playable(now, use_status_index=by_index)).subquery()
+        playable_clause(now, use_status_index=by_index)).subquery()
     rows = await session.execute(
         select(inner.c.lane, inner.c.density, inner.c.aged, func.count())
         .group_by(inner.c.lane, inner.c.density, inner.c.aged))
@@ -50,7 +51,8 @@ def _count(condition: Any) -> Any:
 async def retention(session: AsyncSession, soon: datetime) -> dict[str, Any]:
     """Raw audio still held (any status), how much of it goes before `soon`, FOSSIL residue."""
     held = Artifact.raw_uri != ""
-    fossil = (Artifact.status == "ACTIVE") & (Artifact.consent_mode == "FOSSIL")
+    fossil = ((Artifact.status == ArtifactStatus.ACTIVE)
+              & (Artifact.consent_mode == ConsentMode.FOSSIL))
     row = (await session.execute(select(
         _count(held),
         _count(held & (Artifact.raw_expires_at <= soon)),

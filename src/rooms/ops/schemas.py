@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from rooms.models import ArtifactStatus, ConsentMode
+
 Lane = Literal["fresh", "mid", "worn"]
 Density = Literal["light", "medium", "dense"]
 Mood = Literal["clear", "hushed", "suspended", "weathered", "gathering"]
@@ -80,8 +82,9 @@ class RestartedOut(WorkerOut):
 
 class OperatorArtifactOut(BaseModel):
     id: int
-    status: str
-    consent_mode: str
+    status: ArtifactStatus
+    consent_mode: ConsentMode
+    playable: bool  # in the pool now (rooms.playback.playable)
     created_at: str | None
     last_access_at: str | None
     duration_ms: int

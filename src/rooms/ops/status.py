@@ -19,8 +19,7 @@ from rooms.config import Settings
 from rooms.health.checks import CHECK_TIMEOUT_S, dependency_checks
 from rooms.kit.times import iso
 from rooms.logging import get_logger
-from rooms.models import utcnow
-from rooms.models.artifact import STATUSES
+from rooms.models import ArtifactStatus, utcnow
 from rooms.ops import repository
 from rooms.ops.warnings import collect
 from rooms.playback.classify import LANES, MOODS, Thresholds, mood_of
@@ -51,9 +50,9 @@ async def read_archive(res: Resources, now: datetime) -> Archive:
     t = Thresholds.from_settings(s)
     async with asyncio.timeout(QUERY_TIMEOUT_S), res.sessions() as session:
         by_status = await repository.counts_by_status(session)
+        active = by_status.get(ArtifactStatus.ACTIVE, 0)
         mix = await repository.playable_mix(
-            session, now, t,
-            mostly_active=by_status.get("ACTIVE", 0) > MOSTLY * sum(by_status.values()),
+            session, now, t, mostly_active=active > MOSTLY * sum(by_status.values()),
             scan_beats_index=res.db.scan_beats_index)
         kept = await repository.retention(
             session, now + timedelta(hours=s.ops_retention_soon_hours))
@@ -68,7 +67,7 @@ async def read_archive(res: Resources, now: datetime) -> Archive:
                  "next_fossil_expiry_at": iso(kept["next_fossil_expiry_at"])}
     state: dict[str, Any] = posture.switches()
     state.pop("mood_bias")
-    return Archive({st: by_status.get(st, 0) for st in (*STATUSES, *sorted(by_status))},
+    return Archive({st: by_status.get(st, 0) for st in (*ArtifactStatus, *sorted(by_status))},
                    lanes, moods, retention, state)
 
 
@@ -147,9 +146,9 @@ async def node_status(res: Resources, *, now: datetime | None = None) -> dict[st
         "components": components,
         "operator_state": archive.operator_state if archive else None,
         "artifacts": counts,
-        "active": counts["ACTIVE"] if counts else None,
-        "expired": counts["EXPIRED"] if counts else None,
-        "revoked": counts["REVOKED"] if counts else None,
+        "active": counts[ArtifactStatus.ACTIVE] if counts else None,
+        "expired": counts[ArtifactStatus.EXPIRED] if counts else None,
+        "revoked": counts[ArtifactStatus.REVOKED] if counts else None,
         "playable": archive.playable if archive else None,
         "lanes": archive.lanes if archive else None,
         "moods": archive.moods if archive else None,

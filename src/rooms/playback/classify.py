@@ -1,4 +1,6 @@
-"""Pool classification (REFERENCE §2.4): lane, density and mood, and the "playable" rule.
+"""Pool classification (REFERENCE §2.4): lane, density and mood.
+
+Whether a take is in the pool at all is `playback.playable`.
 
 The pure functions classify one artifact; the `*_sql` builders express the same thresholds
 as SQL, so the node status can count 100,000 artifacts with one GROUP BY instead of loading
@@ -17,10 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_
+from sqlalchemy import ColumnElement, and_, case, or_
 
 from rooms.config import Settings
-from rooms.models import Artifact, Derivative
+from rooms.models import Artifact
 
 Lane = Literal["fresh", "mid", "worn"]
 Density = Literal["light", "medium", "dense"]
@@ -131,24 +133,3 @@ def mood_sql(now: datetime, t: Thresholds = DEFAULT) -> ColumnElement[str]:
                 (and_(ln == "worn", dn == "dense"), "weathered"), (ln == "worn", "hushed"),
                 (or_(dn == "dense", aged_sql(now, t) == 1), "suspended"),
                 else_="hushed")
-
-
-def playable(now: datetime | ColumnElement[datetime], *, use_status_index: bool = True,
-             use_expiry_index: bool = True) -> ColumnElement[bool]:
-    """ACTIVE, not expired, and something to play: its raw audio or an unexpired essence.
-
-    `use_status_index=False` hides `status` from the planner (`status || ''`): SQLite, which
-    keeps no statistics, otherwise walks the (status, expires_at) index even when most rows
-    are ACTIVE, fetching each row by id, ~3x slower than one pass over the table.
-    `use_expiry_index=False` hides `expires_at` (`coalesce(expires_at, NULL)`), so that a
-    query ordered like another index (pool/next's rank) walks that one and stops at its
-    LIMIT instead of reading every unexpired row through (status, expires_at) and sorting.
-    """
-    essence = exists().where(
-        Derivative.artifact_id == Artifact.id, Derivative.kind == "essence_wav",
-        or_(Derivative.expires_at.is_(None), Derivative.expires_at > now))
-    status = Artifact.status if use_status_index else Artifact.status.concat("")
-    expires = Artifact.expires_at if use_expiry_index else func.coalesce(Artifact.expires_at,
-                                                                         None)
-    return and_(status == "ACTIVE", expires > now,
-                or_(Artifact.raw_uri != "", essence))

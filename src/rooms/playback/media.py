@@ -14,13 +14,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
+from rooms.access import media_tokens
+from rooms.access.media_tokens import EPHEMERAL_AUDIO, RAW_PURPOSES, SPECTROGRAM_IMAGE
 from rooms.deps import ResourcesDep
 from rooms.errors import Gone, NotFound
 from rooms.logging import get_logger
-from rooms.models import Artifact, Derivative, utcnow
+from rooms.models import Artifact, Derivative, DerivativeKind, utcnow
 from rooms.openapi import errors
-from rooms.playback import media_tokens
-from rooms.playback.media_tokens import EPHEMERAL_AUDIO, RAW_PURPOSES, SPECTROGRAM_IMAGE
+from rooms.playback import playable
 from rooms.playback.ranges import parse_range
 from rooms.recordings import repository
 from rooms.resources import Resources
@@ -41,13 +42,17 @@ def _binary(media_type: str, what: str) -> dict[int | str, dict[str, object]]:
                   "headers": {"Content-Range": {"schema": {"type": "string"}}}}}
 
 
-def _playable(artifact: Artifact | None, now: datetime) -> Artifact:
+def _found(artifact: Artifact | None) -> Artifact:
     if artifact is None:
         raise NotFound("no such recording", code="not_found")
-    if artifact.status in ("REVOKED", "EXPIRED") or (
-            artifact.expires_at is not None and artifact.expires_at <= now):
-        raise Gone("this recording is no longer available", code="gone")
     return artifact
+
+
+def _live(artifact: Artifact | None, now: datetime) -> Artifact:
+    found = _found(artifact)
+    if not playable.is_live(found, now):
+        raise Gone("this recording is no longer available", code="gone")
+    return found
 
 
 async def _open(blobs: BlobStore, key: str,
@@ -84,15 +89,11 @@ async def raw_audio(token: str, request: Request, res: ResourcesDep) -> Streamin
         return await _play_once(res, artifact_id)
     now = utcnow()
     async with res.sessions() as session:
-        artifact = _playable(await repository.get(session, artifact_id), now)
-        key = artifact.raw_uri if artifact.status == "ACTIVE" else ""
-        if not key:
-            essence = (await session.execute(select(Derivative).where(
-                Derivative.artifact_id == artifact_id, Derivative.kind == "essence_wav")
-            )).scalar()
-            if essence is None or (essence.expires_at is not None and essence.expires_at <= now):
-                raise Gone("this recording is no longer available", code="gone")
-            key = essence.uri
+        artifact = _found(await repository.get(session, artifact_id))
+        key = playable.audio_key(artifact, now,
+                                 await repository.derivatives_of(session, [artifact_id]))
+    if key is None:
+        raise Gone("this recording is no longer available", code="gone")
     blob, partial = await _open(res.blobs, key, request.headers.get("range"))
     return _response(blob, partial, "audio/wav")
 
@@ -129,9 +130,10 @@ async def spectrogram(token: str, request: Request, res: ResourcesDep) -> Stream
     _, artifact_id = media_tokens.verify(res.settings, (SPECTROGRAM_IMAGE,), token)
     now = utcnow()
     async with res.sessions() as session:
-        _playable(await repository.get(session, artifact_id), now)
+        _live(await repository.get(session, artifact_id), now)
         image = (await session.execute(select(Derivative).where(
-            Derivative.artifact_id == artifact_id, Derivative.kind == "spectrogram_png"))).scalar()
+            Derivative.artifact_id == artifact_id,
+            Derivative.kind == DerivativeKind.SPECTROGRAM_PNG))).scalar()
     if image is None:
         raise NotFound("this recording has no spectrogram", code="not_found")
     if image.expires_at is not None and image.expires_at <= now:

@@ -36,13 +36,19 @@ from rooms.models import AccessEvent, Artifact
 from rooms.models.base import UTCDateTime
 from rooms.playback import classify
 from rooms.playback.classify import Density, Lane, Mood
+from rooms.playback.playable import playable_clause, raw_clause
 from rooms.playback.pool import PROFILES, Candidate, Policy
 
 NARROW_WINDOW = 500
-_COLUMNS = (Artifact.id, Artifact.wear, Artifact.play_count, Artifact.duration_ms,
+
+
+def _columns(now: datetime | ColumnElement[datetime]) -> tuple[Any, ...]:
+    return (Artifact.id, Artifact.wear, Artifact.play_count, Artifact.duration_ms,
             Artifact.created_at, Artifact.last_access_at, Artifact.effect_profile,
             Artifact.topic_tag, Artifact.lifecycle_status, Artifact.deployment_kind,
-            Artifact.raw_uri != "")
+            raw_clause(now))
+
+
 RANK = (Artifact.play_count, Artifact.wear, Artifact.created_at.desc())
 SETTLED = (Artifact.last_access_at.asc().nulls_first(), *RANK)
 
@@ -57,7 +63,7 @@ def _candidates(rows: Iterable[Sequence[Any]]) -> list[Candidate]:
 
 def _eligible(now: datetime | ColumnElement[datetime],
               exclude: Sequence[int] | ColumnElement[Any]) -> list[ColumnElement[bool]]:
-    conds = [classify.playable(now, use_expiry_index=False)]
+    conds = [playable_clause(now, use_expiry_index=False)]
     if isinstance(exclude, ColumnElement) or exclude:
         conds.append(Artifact.id.not_in(exclude))
     return conds
@@ -79,7 +85,7 @@ def _batch_query(cooled: bool, excluding: bool) -> Executable:
     conds = _eligible(now, bindparam("exclude", expanding=True) if excluding else ())
     if cooled:
         conds.append(_cooled(bindparam("cutoff", type_=UTCDateTime())))
-    return (select(*_COLUMNS).where(*conds).order_by(*(RANK if cooled else SETTLED))
+    return (select(*_columns(now)).where(*conds).order_by(*(RANK if cooled else SETTLED))
             .limit(bindparam("limit", type_=Integer())))
 
 
@@ -111,13 +117,13 @@ def narrowed(conn: Connection, now: datetime, p: Policy, *, exclude: Sequence[in
     if mood is not None:
         conds.append(classify.mood_sql(now, t) == mood)
     cooled_first = case((_cooled(_cutoff(now, p)), 0), else_=1)
-    query = select(*_COLUMNS).where(*conds).order_by(cooled_first, *RANK)
+    query = select(*_columns(now)).where(*conds).order_by(cooled_first, *RANK)
     return _candidates(conn.execute(query.limit(p.candidate_limit)).all())
 
 
 def pool_size(conn: Connection, now: datetime) -> int:
     """How many takes are playable right now."""
-    query = select(func.count()).select_from(Artifact).where(classify.playable(now))
+    query = select(func.count()).select_from(Artifact).where(playable_clause(now))
     return int(conn.execute(query).scalar_one())
 
 
@@ -149,15 +155,22 @@ async def record_ack(session: AsyncSession, db: Database, artifact_id: int, ack_
     return (await session.execute(stmt)).first() is not None
 
 
+async def play_state(session: AsyncSession, artifact_id: int,
+                     now: datetime) -> tuple[int, float] | None:
+    """(play_count, wear) of the take, or None unless it is playable now."""
+    row = (await session.execute(select(Artifact.play_count, Artifact.wear).where(
+        Artifact.id == artifact_id, playable_clause(now)))).first()
+    return None if row is None else (int(row[0]), float(row[1]))
+
+
 async def count_play(session: AsyncSession, artifact_id: int, now: datetime,
                      epsilon: float) -> tuple[int, float] | None:
     """One audible play, as a single UPDATE: play_count + 1, wear + epsilon (capped at 1),
-    last_access_at = now. None when the take is no longer ACTIVE and unexpired."""
+    last_access_at = now. None when the take is not playable now."""
     bumped = Artifact.wear + _wear_step(epsilon)
     result = await session.execute(
         update(Artifact)
-        .where(Artifact.id == artifact_id, Artifact.status == "ACTIVE",
-               Artifact.expires_at > now)
+        .where(Artifact.id == artifact_id, playable_clause(now))
         .values(play_count=Artifact.play_count + 1,
                 wear=case((bumped > 1.0, 1.0), else_=bumped), last_access_at=now)
         .returning(Artifact.play_count, Artifact.wear))

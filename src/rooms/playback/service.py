@@ -17,14 +17,14 @@ from typing import Any
 from sqlalchemy import Connection
 
 from rooms import steward
+from rooms.access import media_tokens
+from rooms.access.media_tokens import POOL_AUDIO, POOL_HEARD
 from rooms.errors import Gone
 from rooms.kit import tokens
 from rooms.logging import get_logger
-from rooms.playback import media_tokens, pool, repository
+from rooms.playback import pool, repository
 from rooms.playback.classify import Density, Lane, Mood, density
-from rooms.playback.media_tokens import POOL_AUDIO, POOL_HEARD
 from rooms.playback.runtime import pool_runtime
-from rooms.recordings.repository import get as get_artifact
 from rooms.resources import Resources
 from rooms.uow import UnitOfWork
 
@@ -145,14 +145,13 @@ async def heard(uow: UnitOfWork, token: str) -> dict[str, Any]:
     await uow.begin_write()
     session = uow.session
     if not await repository.record_ack(session, res.db, artifact_id, ack_key, now):
-        artifact = await get_artifact(session, artifact_id)
-        if artifact is None or artifact.status != "ACTIVE" or (
-                artifact.expires_at is not None and artifact.expires_at <= now):
+        state = await repository.play_state(session, artifact_id, now)
+        if state is None:
             raise Gone("this recording is no longer available", code="gone")
-        return {"counted": False, "play_count": artifact.play_count, "wear": artifact.wear}
+        return {"counted": False, "play_count": state[0], "wear": state[1]}
     counted = await repository.count_play(session, artifact_id, now,
                                           res.settings.wear_epsilon_per_play)
-    if counted is None:  # revoked, expired or NOSAVE: the event goes with the rollback
+    if counted is None:  # no longer playable: the event goes with the rollback
         raise Gone("this recording is no longer available", code="gone")
     log.info("playback.heard", artifact_id=artifact_id, play_count=counted[0])
     return {"counted": True, "play_count": counted[0], "wear": counted[1]}

@@ -22,11 +22,11 @@ import secrets
 import string
 import unicodedata
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from rooms.config import Settings
+from rooms.models.enums import ConsentMode, DerivativeKind
 
-ConsentMode = Literal["ROOM", "FOSSIL", "NOSAVE"]
 # Crockford base32: 0-9 and A-Z without I, L, O, U (32 symbols, none a look-alike of another).
 CODE_ALPHABET = "".join(c for c in string.digits + string.ascii_uppercase if c not in "ILOU")
 CODE_LENGTH = 10
@@ -90,28 +90,28 @@ def candidate_hashes(raw: str) -> list[str]:
 
 def manifest(mode: ConsentMode, settings: Settings, now: datetime) -> dict[str, Any]:
     """The policy in force at submission, frozen into the ConsentManifest row."""
-    if mode == "FOSSIL":
-        derive = ["spectrogram_png", "essence_wav"]
+    if mode == ConsentMode.FOSSIL:
+        derive = [DerivativeKind.SPECTROGRAM_PNG, DerivativeKind.ESSENCE_WAV]
         retention = {"raw_ttl_hours": settings.raw_ttl_hours_fossil,
                      "derivative_ttl_days": settings.derivative_ttl_days_fossil}
-    elif mode == "ROOM":
+    elif mode == ConsentMode.ROOM:
         derive, retention = [], {"raw_ttl_hours": settings.raw_ttl_hours_room,
                                  "derivative_ttl_days": 0}
     else:
         derive, retention = [], {"raw_ttl_hours": 0, "derivative_ttl_days": 0}
     return {"mode": mode, "version": 1, "submitted_at": now.isoformat(),
             "derive_allowed": derive, "retention": retention,
-            "revocation": {"allowed": mode != "NOSAVE"},
+            "revocation": {"allowed": mode != ConsentMode.NOSAVE},
             "publish": {"raw": False, "derivatives": False}}
 
 
 def expiries(mode: ConsentMode, settings: Settings,
              now: datetime) -> tuple[datetime, datetime]:
     """(artifact expires_at, raw expires_at) for a new take."""
-    if mode == "FOSSIL":
+    if mode == ConsentMode.FOSSIL:
         return (now + timedelta(days=settings.derivative_ttl_days_fossil),
                 now + timedelta(hours=settings.raw_ttl_hours_fossil))
-    if mode == "ROOM":
+    if mode == ConsentMode.ROOM:
         raw = now + timedelta(hours=settings.raw_ttl_hours_room)
         return raw, raw
     return now + EPHEMERAL_TTL, now + EPHEMERAL_TTL

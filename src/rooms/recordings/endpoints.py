@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
+from rooms.access import media_tokens
+from rooms.access.media_tokens import EPHEMERAL_AUDIO, media_url, token_from_url
 from rooms.deps import ResourcesDep, UowDep
 from rooms.effects import CATALOG, DEFAULT_EFFECT
 from rooms.errors import RoomsError
 from rooms.kit.times import iso
+from rooms.models import ConsentMode
 from rooms.openapi import errors
-from rooms.playback import media_tokens
-from rooms.playback.media_tokens import EPHEMERAL_AUDIO, media_url, token_from_url
 from rooms.recordings import service
 from rooms.recordings.schemas import (
     ArtifactOut,
@@ -46,7 +47,7 @@ EFFECT = {"type": "string", "enum": list(CATALOG), "default": DEFAULT_EFFECT,
           "description": "A memory color from GET /api/v1/effects"}
 TAKE_BODY = _multipart({
     "file": FILE,
-    "consent_mode": {"type": "string", "enum": ["ROOM", "FOSSIL"],
+    "consent_mode": {"type": "string", "enum": [ConsentMode.ROOM, ConsentMode.FOSSIL],
                      "description": "Required: missing is 400 `consent_required`"},
     "effect_profile": EFFECT,
     "topic_tag": {"type": "string", "maxLength": 64},

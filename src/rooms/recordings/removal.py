@@ -25,13 +25,13 @@ from sqlalchemy import delete, select, update
 from rooms.errors import Unavailable
 from rooms.live import surface
 from rooms.logging import get_logger
-from rooms.models import Artifact, Derivative, StewardAction
+from rooms.models import Artifact, ArtifactStatus, Derivative, StewardAction, StewardActionName
 from rooms.storage import BlobStore
 from rooms.uow import UnitOfWork
 
 log = get_logger("rooms.recordings.removal")
 
-GONE_STATUSES = ("REVOKED", "EXPIRED")
+GONE_STATUSES = (ArtifactStatus.REVOKED, ArtifactStatus.EXPIRED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +50,9 @@ async def delete_blobs(blobs: BlobStore, keys: Sequence[str]) -> None:
                           code="storage_unavailable")
 
 
-async def remove_takes(uow: UnitOfWork, artifact_ids: Sequence[int], *, status: str,
-                       change: surface.PoolChange, action: str, actor: str,
-                       detail: str) -> Removed:
+async def remove_takes(uow: UnitOfWork, artifact_ids: Sequence[int], *,
+                       status: ArtifactStatus, change: surface.PoolChange,
+                       action: StewardActionName, actor: str, detail: str) -> Removed:
     """Remove the takes `artifact_ids` that are not gone yet, as the module says.
 
     `status` is what they become (REVOKED or EXPIRED); `action`/`actor`/`detail` name the

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rooms.models import Artifact, ConsentManifest, Derivative
+from rooms.models import Artifact, ArtifactStatus, ConsentManifest, Derivative
 
 
 async def by_idempotency_key(session: AsyncSession, key: str) -> Artifact | None:
@@ -49,8 +49,9 @@ async def claim_ephemeral(session: AsyncSession, artifact_id: int) -> str | None
     """Flip EPHEMERAL -> REVOKED atomically and return its blob key; None for every caller
     but the first. A single UPDATE, so it is safe as the first statement of a transaction."""
     result = await session.execute(
-        update(Artifact).where(Artifact.id == artifact_id, Artifact.status == "EPHEMERAL")
-        .values(status="REVOKED").returning(Artifact.raw_uri))
+        update(Artifact).where(Artifact.id == artifact_id,
+                               Artifact.status == ArtifactStatus.EPHEMERAL)
+        .values(status=ArtifactStatus.REVOKED).returning(Artifact.raw_uri))
     row = result.first()
     return None if row is None else str(row[0])
 

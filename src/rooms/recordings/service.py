@@ -20,7 +20,14 @@ from rooms.errors import Conflict, Gone, NotFound, RoomsError, Unavailable
 from rooms.kit.wav import WavInfo, inspect_wav
 from rooms.live import surface
 from rooms.logging import get_logger
-from rooms.models import Artifact, ConsentManifest, utcnow
+from rooms.models import (
+    Artifact,
+    ArtifactStatus,
+    ConsentManifest,
+    ConsentMode,
+    StewardActionName,
+    utcnow,
+)
 from rooms.recordings import consent, repository
 from rooms.recordings.removal import delete_blobs, remove_takes
 from rooms.recordings.upload import ParsedUpload
@@ -62,16 +69,16 @@ def _field(fields: dict[str, str], names: tuple[str, ...], limit: int, what: str
     return value
 
 
-def _mode(fields: dict[str, str]) -> consent.ConsentMode:
+def _mode(fields: dict[str, str]) -> ConsentMode:
     """The participant's choice; never assumed (CONTRACT §4): absent or blank is 400."""
     mode = fields.get("consent_mode", "").strip().upper()
     if not mode:
         raise RoomsError("consent_mode is required: ROOM or FOSSIL (NOSAVE uses "
                          "/ephemeral/audio)", code="consent_required")
-    if mode not in ("ROOM", "FOSSIL"):
+    if mode not in (ConsentMode.ROOM, ConsentMode.FOSSIL):
         raise RoomsError("consent_mode must be ROOM or FOSSIL (NOSAVE uses /ephemeral/audio)",
                          code="invalid_consent_mode")
-    return mode  # type: ignore[return-value]
+    return ConsentMode(mode)
 
 
 def _effect(fields: dict[str, str]) -> str:
@@ -134,8 +141,8 @@ async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) ->
     expires_at, raw_expires_at = consent.expiries(mode, settings, now)
     key, blob = await _store(uow, uow.blobs, "raw", upload)
     artifact = Artifact(
-        created_at=now, status="ACTIVE", consent_mode=mode, consent=manifest, raw_uri=key,
-        raw_sha256=upload.file.sha256, duration_ms=info.duration_ms,
+        created_at=now, status=ArtifactStatus.ACTIVE, consent_mode=mode, consent=manifest,
+        raw_uri=key, raw_sha256=upload.file.sha256, duration_ms=info.duration_ms,
         sample_rate=info.sample_rate, effect_profile=effect,
         effect_metadata=effect_metadata(effect), deployment_kind=settings.engine_deployment,
         topic_tag=topic, lifecycle_status=lifecycle, wear=0.0, play_count=0,
@@ -158,7 +165,7 @@ async def replay(uow: UnitOfWork, scope: str) -> IngestResult | None:
     existing = await repository.by_idempotency_key(uow.session, scope)
     if existing is None:
         return None
-    if existing.status == "REVOKED":
+    if existing.status == ArtifactStatus.REVOKED:
         raise Gone("that recording was revoked", code="revoked")
     code = consent.new_revocation_code(
         uow.resources.settings.secret_key.get_secret_value(), scope)
@@ -172,12 +179,14 @@ async def ingest_ephemeral(uow: UnitOfWork, upload: ParsedUpload) -> Artifact:
     assert upload.file is not None
     now = utcnow()
     code = consent.new_revocation_code(settings.secret_key.get_secret_value(), None)
-    manifest = ConsentManifest(created_at=now, json=consent.manifest("NOSAVE", settings, now),
+    manifest = ConsentManifest(created_at=now,
+                               json=consent.manifest(ConsentMode.NOSAVE, settings, now),
                                revocation_token_hash=consent.hash_code(code))
-    expires_at, _ = consent.expiries("NOSAVE", settings, now)
+    expires_at, _ = consent.expiries(ConsentMode.NOSAVE, settings, now)
     key, blob = await _store(uow, uow.blobs, "ephemeral", upload)
     artifact = Artifact(
-        created_at=now, status="EPHEMERAL", consent_mode="NOSAVE", consent=manifest,
+        created_at=now, status=ArtifactStatus.EPHEMERAL, consent_mode=ConsentMode.NOSAVE,
+        consent=manifest,
         raw_uri=key, raw_sha256=upload.file.sha256, duration_ms=info.duration_ms,
         sample_rate=info.sample_rate, effect_profile=effect,
         effect_metadata=effect_metadata(effect), deployment_kind=settings.engine_deployment,
@@ -197,9 +206,9 @@ async def revoke(uow: UnitOfWork, raw_code: str) -> tuple[int, int]:
     if manifest is None or not manifest.json.get("revocation", {}).get("allowed", True):
         raise NotFound("no recording has that code", code="unknown_token")
     ids = [a.id for a in await repository.artifacts_of_consent(uow.session, manifest.id)]
-    removed = await remove_takes(uow, ids, status="REVOKED", change="revoked",
-                                 action="revocation.completed", actor="participant",
-                                 detail=f"{len(ids)} artifact(s) revoked")
+    removed = await remove_takes(uow, ids, status=ArtifactStatus.REVOKED, change="revoked",
+                                 action=StewardActionName.REVOCATION_COMPLETED,
+                                 actor="participant", detail=f"{len(ids)} artifact(s) revoked")
     return len(removed.artifact_ids), removed.derivatives_deleted
 
 
@@ -210,7 +219,7 @@ async def consume_ephemeral(uow: UnitOfWork, artifact_id: int) -> None:
     artifact = await repository.get(uow.session, artifact_id)
     if artifact is None:
         raise NotFound("no such take", code="not_found")
-    if artifact.status != "EPHEMERAL":
+    if artifact.status != ArtifactStatus.EPHEMERAL:
         raise Gone("this take was already played or disposed of", code="gone")
     key = artifact.raw_uri
     await uow.end_read()

@@ -12,7 +12,7 @@ from rooms.errors import Gone, NotFound
 from rooms.jobs.context import JobDeps
 from rooms.jobs.registry import JobContext, cron
 from rooms.logging import get_logger
-from rooms.models import Artifact, Derivative, utcnow
+from rooms.models import Artifact, ArtifactStatus, Derivative, utcnow
 from rooms.recordings import service
 from rooms.resources import Resources
 from rooms.uow import unit_of_work
@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 # An ingest writes its blob a moment before its row commits; never judge a blob that young.
 ORPHAN_GRACE = timedelta(minutes=15)
-SERVABLE = ("ACTIVE", "EPHEMERAL")
+SERVABLE = (ArtifactStatus.ACTIVE, ArtifactStatus.EPHEMERAL)
 _DERIVED_ID = re.compile(r"derivatives/(\d+)/")
 
 
@@ -66,7 +66,8 @@ async def expire_ephemeral(ctx: JobContext, now_ts: float | None = None) -> int:
     now = _now(now_ts)
     async with res.sessions() as session:
         stale = (await session.execute(select(Artifact.id).where(
-            Artifact.status == "EPHEMERAL", Artifact.expires_at <= now))).scalars().all()
+            Artifact.status == ArtifactStatus.EPHEMERAL, Artifact.expires_at <= now)
+        )).scalars().all()
     for artifact_id in stale:
         try:  # the same disposal as the visitor's "don't keep it" button
             async with unit_of_work(res) as uow:

@@ -1,4 +1,4 @@
-"""Jobs every installation has."""
+"""Jobs every installation has: the node row that names this installation."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Sign-in lockout: after N failed attempts a client is refused for a fixed time.
 
-Keys are a client (`rooms.ops.auth.lockout_key`) or an IP (`ip_lockout_key`), each with its
+Keys are a client (`rooms.access.operator.lockout_key`) or an IP (`ip_lockout_key`), each with its
 own `max_attempts`. Not a rate-limit window: failures are counted per key until `lockout_s` pass
 without one; the Nth starts a lock that lasts exactly `lockout_s`, right secret or not. The
 lock stores its end time (read against `clock`, so tests move time instead of sleeping).

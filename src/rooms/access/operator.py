@@ -24,19 +24,19 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from fastapi import Depends, Request, Response
 from starlette.requests import HTTPConnection
 
+from rooms.access.lockout import Attempt
+from rooms.access.sessions import binding
 from rooms.config import Settings
 from rooms.errors import Forbidden, Throttled, Unauthorized, Unavailable
 from rooms.kit.clients import client_ip
 from rooms.logging import get_logger
-from rooms.ops.lockout import Attempt
-from rooms.ops.sessions import binding
 
 Via = Literal["login", "bearer", "ws"]  # where a secret was tried (metrics label)
 
 if TYPE_CHECKING:
     from rooms.resources import Resources
 
-log = get_logger("rooms.ops.auth")
+log = get_logger("rooms.access.operator")
 
 COOKIE = "rooms_ops"
 
