@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: serve test check lint services clean secret-scan-history
+.PHONY: serve test check lint services clean secret-scan-history soak
 
 $(BIN)/python:
 	@scripts/ensure-venv $(PYTHON)
@@ -42,6 +42,11 @@ secret-scan-history: $(VENV)/.dev-installed
 ## test: lint, then the whole suite in both tiers (embedded, then services)
 test: $(VENV)/.dev-installed services lint
 	$(BIN)/pytest
+
+## soak: one `rooms serve` under 1,000 websockets, 20 uploads/s, 50 pool/next/s (not in CI)
+SOAK_MINUTES ?= 10
+soak: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/soak.py --minutes $(SOAK_MINUTES) --json soak-report.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
