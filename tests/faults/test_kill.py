@@ -175,6 +175,8 @@ async def test_kill_9_during_uploads_and_revocations_loses_nothing_answered(
 
     # the revocations nobody answered (killed, or never sent) are answered by a retry
     retry = [t for t in tokens if t not in answered]
+    print(f"\nkill -9: {len(takes)} uploads answered 201 over {KILLS} kills, "
+          f"{len(answered)} revocations answered over {KILLS} kills, {len(retry)} retried")
     res.settings.public_revoke_rate = res.settings.public_revoke_ip_rate = "100000/hour"
     for token in retry:
         again = await client.post("/api/v1/revoke", json={"token": token})

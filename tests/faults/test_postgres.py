@@ -41,12 +41,14 @@ async def test_postgres_stopped_under_load(client: httpx.AsyncClient, app: FastA
                 a.what == "pool" and a.status == 200 for a in recent)
 
         took = await recovered(serving, 20, "uploads and pool/next after PostgreSQL returned")
-    print(f"recovered {took:.1f} s after the start; {len(load.answers)} requests")
     statuses = {(a.what, a.status, a.code) for a in load.answers}
+    slowest = max(load.answers, key=lambda a: a.seconds)
+    print(f"\npostgres outage: {len(load.answers)} requests, "
+          f"{sum(a.status == 503 for a in load.answers)} answered 503, slowest "
+          f"{slowest.seconds:.2f} s; serving again {took:.1f} s after the start")
     assert all(a.status in (200, 201, 503) for a in load.answers), statuses
     assert all(a.code == "database_unavailable" for a in load.answers if a.status == 503), \
         statuses
-    slowest = max(load.answers, key=lambda a: a.seconds)
     assert slowest.seconds < 5.0, slowest
     during = load.between(down_at + 1.0, up_at - 0.5)
     assert during and all(a.status == 503 for a in during if a.what != "state"), statuses
