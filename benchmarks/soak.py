@@ -75,6 +75,7 @@ def rss_mb(pid: int) -> float:
 class Kind:
     latencies: list[float] = field(default_factory=list)
     errors: dict[int, int] = field(default_factory=dict)
+    scheduled: int = 0  # started on the schedule; those not answered by the end are counted
 
     def add(self, status: int, seconds: float) -> None:
         self.latencies.append(seconds)
@@ -87,7 +88,9 @@ class Kind:
         def q(p: float) -> float:
             return round(ms[min(len(ms) - 1, int(p * len(ms)))], 1) if ms else 0.0
 
-        return {"requests": len(ms), "errors": dict(sorted(self.errors.items())),
+        return {"scheduled": self.scheduled, "answered": len(ms),
+                "unanswered_at_end": self.scheduled - len(ms),
+                "requests": len(ms), "errors": dict(sorted(self.errors.items())),
                 "p50_ms": q(0.50), "p99_ms": q(0.99), "max_ms": round(ms[-1], 1) if ms else 0}
 
 
@@ -174,12 +177,13 @@ class Soak:
             status = 0
         self.pool.add(status, time.perf_counter() - start)
 
-    async def every(self, per_s: float, fn: Any, http: httpx.AsyncClient) -> None:
+    async def every(self, per_s: float, fn: Any, http: httpx.AsyncClient, kind: Kind) -> None:
         """Start `fn(http, n)` `per_s` times a second on a fixed schedule (open loop)."""
         loop = asyncio.get_running_loop()
         start, n = loop.time(), 0
         while not self.stop.is_set():
             self.spawn(fn(http, n))
+            kind.scheduled += 1
             n += 1
             await asyncio.sleep(max(0.0, start + n / per_s - loop.time()))
 
@@ -201,8 +205,9 @@ class Soak:
               flush=True)
         limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
         async with httpx.AsyncClient(base_url=self.base, timeout=30, limits=limits) as http:
-            load = [asyncio.create_task(self.every(self.args.uploads, self.upload, http)),
-                    asyncio.create_task(self.every(self.args.pool, self.next_, http)),
+            load = [asyncio.create_task(self.every(self.args.uploads, self.upload, http,
+                                                   self.uploads)),
+                    asyncio.create_task(self.every(self.args.pool, self.next_, http, self.pool)),
                     asyncio.create_task(self.sample())]
             await asyncio.sleep(self.args.minutes * 60)
             self.stop.set()
@@ -249,10 +254,12 @@ def start_server(root: Path, port: int) -> subprocess.Popen[bytes]:
 
 def print_report(report: dict[str, Any]) -> None:
     print(f"\nsoak: {report['minutes']:g} min, {report['clients']} websockets, "
-          f"{report['uploads_per_s']} uploads/s, {report['pool_per_s']} pool/next/s")
+          f"{report['uploads_per_s']} uploads/s, {report['pool_per_s']} pool/next/s, "
+          f"load average {report['load_average']}")
     for kind in ("uploads", "pool_next"):
         k = report[kind]
-        print(f"  {kind:9} {k['requests']:7} requests, errors {k['errors'] or 0}, "
+        print(f"  {kind:9} {k['scheduled']:7} sent, {k['unanswered_at_end']} unanswered at "
+              f"the end, errors {k['errors'] or 0}, "
               f"p50 {k['p50_ms']} ms, p99 {k['p99_ms']} ms, max {k['max_ms']} ms")
     w = report["websockets"]
     print(f"  websockets: {w['connected']} connected, {w['failed']} failed, "
@@ -286,6 +293,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
         report["server_exit_code"] = proc.returncode
+        report["load_average"] = [round(x, 1) for x in os.getloadavg()]
         print_report(report)
         if args.json is not None:
             args.json.write_text(json.dumps(report, indent=2))
