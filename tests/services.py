@@ -50,6 +50,9 @@ _S3_CONFIG = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}
 _S3_ACTIONS = ["Admin", "Read", "List", "Tagging", "Write"]
 _WEED_FLAGS = ["-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0"]
 _WEED_FLAGS += ["-master.telemetry=false", "-volume.preStopSeconds=0"]
+# Each test's bucket is a collection with a volume of its own; weed mini's auto limit (free
+# disk / volume size, ~70 here) ran out mid-suite ("no free volumes left" -> 500 on PUT).
+_WEED_FLAGS += ["-volume.max=1000"]
 _REDIS_FLAGS = ["--save", "", "--appendonly", "no"]
 _DB_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 # Every listener of weed mini, gRPC ones included (so no implicit port + 10000 is used).

@@ -73,7 +73,9 @@ def test_no_token_in_any_log_line_and_the_secret_is_not_printed(tmp_path: Path) 
         play = take["play_url"]
         seen.append(play.rsplit("/", 1)[-1])
         assert httpx.get(base + play).status_code == 200
-        assert httpx.get(base + play).status_code == 410  # a second, refused, request
+        # a refused request: another client, outside the first one's listening window
+        assert httpx.get(base + play, headers={"X-Rooms-Client-Id": "someone-else"}
+                         ).status_code == 410
         assert httpx.get(base + "/api/v1/media/raw/" + seen[-1] + "x").status_code == 403
     finally:
         _stop(proc)

@@ -117,6 +117,9 @@ class Settings(BaseSettings):
 
     # --- tokens and ingest ------------------------------------------------------------
     media_access_token_ttl_seconds: int = Field(900, ge=10)
+    # NOSAVE: how long the first listener may fetch (probe, buffer, seek) the take. At most
+    # 5 min, so the take's blob is gone before the orphan sweep's grace would judge it.
+    nosave_listen_window_s: int = Field(60, ge=5, le=300)
     surface_access_token_ttl_seconds: int = Field(86400, ge=60)  # reserved: #20, fossil images
     ingest_max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     ingest_max_duration_seconds: int = Field(300, ge=30, le=600)

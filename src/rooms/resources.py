@@ -92,6 +92,7 @@ async def open_store(settings: Settings) -> BlobStore:
         access_key=settings.s3_access_key.get_secret_value(),
         secret_key=settings.s3_secret_key.get_secret_value(),
         region=settings.s3_region,
+        staging=settings.var_dir / "spool",  # where an S3 store spools uploads
     )
 
 

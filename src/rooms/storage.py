@@ -12,11 +12,18 @@ import tempfile
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from rooms.logging import get_logger
+
+log = get_logger("rooms.storage")
 CHUNK = 256 * 1024
+# A spool (an upload on its way in, a blob being written) not touched for this long belongs
+# to a request or process that is gone: a crash, a kill -9, a client that vanished.
+SPOOL_GRACE = timedelta(minutes=15)
+SPOOL_PREFIXES = ("upload-", ".put-", "w-", "probe-")
 
 
 class BlobNotFound(KeyError):
@@ -58,6 +65,10 @@ class BlobStore(Protocol):
         """Where to spool uploads so that put_file(move=True) is cheapest."""
         ...
 
+    async def sweep_staging(self, older_than: datetime) -> int:
+        """Delete spool files last written before `older_than`; returns how many."""
+        ...
+
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int: ...
     async def open(self, key: str, start: int = 0, length: int | None = None) -> BlobStream: ...
     async def read(self, key: str) -> bytes: ...
@@ -81,6 +92,25 @@ def _clamp(size: int, start: int, length: int | None) -> tuple[int, int]:
     start = max(0, min(start, size))
     remaining = size - start
     return start, remaining if length is None else max(0, min(length, remaining))
+
+
+def _sweep_spools(folder: Path, older_than: datetime) -> int:
+    """Delete this store's spool files in `folder` last modified before `older_than`."""
+    cutoff = older_than.timestamp()
+    removed = 0
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    for name in names:
+        if not name.startswith(SPOOL_PREFIXES):
+            continue
+        path = folder / name
+        with contextlib.suppress(FileNotFoundError):  # its request finished meanwhile
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed
 
 
 async def _spool(chunks: AsyncIterable[bytes], directory: Path | None) -> Path:
@@ -162,6 +192,9 @@ class FileBlobStore:
 
     def staging_dir(self) -> Path:
         return self._tmp
+
+    async def sweep_staging(self, older_than: datetime) -> int:
+        return await asyncio.to_thread(_sweep_spools, self._tmp, older_than)
 
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
         spooled = await _spool(chunks, self._tmp)
@@ -273,14 +306,20 @@ class S3BlobStore:
 
     name = "s3"
 
-    def __init__(self, client: Any, bucket: str, stack: AsyncExitStack) -> None:
+    def __init__(self, client: Any, bucket: str, stack: AsyncExitStack,
+                 staging: Path | None = None) -> None:
         self._client = client
         self.bucket = bucket
         self._stack = stack
+        # one spool folder per bucket: what its sweep deletes is this store's own leftovers
+        self._staging = (staging or Path(tempfile.gettempdir()) / f"rooms-spool-{bucket}"
+                         ).resolve()
+        self._staging.mkdir(parents=True, exist_ok=True)
 
     @classmethod
     async def connect(cls, bucket: str, *, endpoint_url: str | None, access_key: str,
-                      secret_key: str, region: str, create_bucket: bool = True) -> S3BlobStore:
+                      secret_key: str, region: str, create_bucket: bool = True,
+                      staging: Path | None = None) -> S3BlobStore:
         import aioboto3
         from botocore.config import Config
 
@@ -296,14 +335,17 @@ class S3BlobStore:
                           retries={"max_attempts": 2, "mode": "standard"},
                           max_pool_connections=64),
         ))
-        store = cls(client, bucket, stack)
+        store = cls(client, bucket, stack, staging)
         if create_bucket:
             with contextlib.suppress(Exception):  # already there, or no right: check() says
                 await client.create_bucket(Bucket=bucket)
         return store
 
     def staging_dir(self) -> Path:
-        return Path(tempfile.gettempdir())
+        return self._staging
+
+    async def sweep_staging(self, older_than: datetime) -> int:
+        return await asyncio.to_thread(_sweep_spools, self._staging, older_than)
 
     async def put_file(self, key: str, path: Path, *, move: bool = False) -> int:
         _check_key(key)
@@ -314,7 +356,7 @@ class S3BlobStore:
         return size
 
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
-        spooled = await _spool(chunks, None)
+        spooled = await _spool(chunks, self._staging)
         try:
             return await self.put_file(key, spooled)
         finally:
@@ -393,13 +435,27 @@ class S3BlobStore:
 
 
 async def open_blob_store(url: str, *, endpoint_url: str = "", access_key: str = "",
-                          secret_key: str = "", region: str = "us-east-1") -> BlobStore:
-    """Build the store a BLOB_STORE_URL names (file://PATH or s3://BUCKET)."""
+                          secret_key: str = "", region: str = "us-east-1",
+                          staging: Path | None = None,
+                          now: datetime | None = None) -> BlobStore:
+    """Build the store a BLOB_STORE_URL names (file://PATH or s3://BUCKET).
+
+    `staging` is where an S3 store spools uploads (default: a folder per bucket in the
+    system's temp folder; a file store spools inside its own folder). Spools older than
+    SPOOL_GRACE (relative to `now`) are deleted on the way: a process that died mid-upload
+    left them.
+    """
+    store: BlobStore
     if url.startswith("file://"):
-        return FileBlobStore(Path(url.removeprefix("file://")))
-    if url.startswith("s3://"):
+        store = FileBlobStore(Path(url.removeprefix("file://")))
+    elif url.startswith("s3://"):
         bucket = url.removeprefix("s3://").strip("/")
-        return await S3BlobStore.connect(bucket, endpoint_url=endpoint_url,
-                                         access_key=access_key, secret_key=secret_key,
-                                         region=region)
-    raise ValueError(f"unsupported BLOB_STORE_URL {url!r}")
+        store = await S3BlobStore.connect(bucket, endpoint_url=endpoint_url,
+                                          access_key=access_key, secret_key=secret_key,
+                                          region=region, staging=staging)
+    else:
+        raise ValueError(f"unsupported BLOB_STORE_URL {url!r}")
+    removed = await store.sweep_staging((now or datetime.now(UTC)) - SPOOL_GRACE)
+    if removed:
+        log.info("storage.stale_spools_removed", count=removed, store=store.name)
+    return store

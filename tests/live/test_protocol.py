@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.live.conftest import LiveServer, live_client, until
 from tests.respell import respellings
@@ -70,6 +73,26 @@ async def test_ping_pong_and_request_errors(live_server: LiveServer) -> None:
         # the refused subscribe joined nothing; the connection still works
         assert live_server.hub.counts()["stage"] == 0
         assert await c.request({"op": "ping"}) == {"op": "pong"}
+
+
+@pytest.mark.parametrize("text", ["[" * 30_000, "[" * 9 + "]" * 9,
+                                  '{"op":"ping","x":' + "{\"a\":" * 10_000 + "1" + "}" * 10_001])
+async def test_deep_nesting_is_bad_json_and_the_connection_stays(live_server: LiveServer,
+                                                                 text: str) -> None:
+    async with live_client(live_server) as c:
+        reply = await c.request(text)
+        assert reply["op"] == "error" and reply["error"]["code"] == "bad_json"
+        assert await c.request({"op": "ping"}) == {"op": "pong"}
+
+
+def test_nesting_depth_counts_brackets_outside_strings_only() -> None:
+    from rooms.live.protocol import MAX_JSON_DEPTH, nests_deeper, parse_request
+
+    assert not nests_deeper('{"op":"ping","pad":"' + "[" * 100 + '"}', MAX_JSON_DEPTH)
+    assert not nests_deeper('{"pad":"\\"' + "[" * 100 + '"}', MAX_JSON_DEPTH)  # \" in a string
+    assert nests_deeper('{"pad":"\\\\",' + '"b":' + "[" * 9 + "]" * 9 + "}", MAX_JSON_DEPTH)
+    assert not nests_deeper("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH, MAX_JSON_DEPTH)
+    assert parse_request('{"op":"ping","pad":"[[[[[[[[[[[[[["}', frozenset()).op == "ping"
 
 
 async def test_an_oversized_message_is_refused_with_1009(live_server: LiveServer) -> None:
@@ -177,3 +200,36 @@ async def test_ops_socket_takes_the_bearer_secret_or_an_ops_token(
                           token=hub.tokens.mint("live")) == (4401, "invalid token")
     assert await _refusal(live_server, path="/ws/ops", mint=False,
                           headers={"Authorization": "Bearer nope"}) == (4401, "invalid token")
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab', max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.text(alphabet='[]{}"\\ab', max_size=4), inner, max_size=3),
+    max_leaves=30)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+@given(value=JSON_VALUES, limit=st.integers(0, 10))
+def test_nesting_depth_matches_the_parsed_value(value: object, limit: int) -> None:
+    from rooms.live.protocol import nests_deeper
+
+    text = json.dumps(value)
+    assert nests_deeper(text, limit) == (_depth(value) > limit)
+
+
+@given(text=st.text(alphabet='[]{}"\\:,op ingsubcrt0123', max_size=200) | st.text(max_size=50))
+def test_any_message_parses_or_is_a_protocol_error(text: str) -> None:
+    from rooms.live.protocol import TOPICS, ProtocolError, parse_request
+
+    try:
+        parse_request(text, TOPICS)
+    except ProtocolError as exc:
+        assert exc.code in {"bad_json", "bad_message", "unknown_op", "unknown_topic"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.ops.conftest import SECRET
 from tests.recordings.conftest import upload
@@ -77,3 +78,35 @@ async def test_missing_and_revoked_takes_cannot_be_edited(client: httpx.AsyncCli
     gone = await client.patch(f"{LIST}/{artifact_id}/metadata", json={"topic_tag": "x"},
                               headers=BEARER)
     assert gone.status_code == 410
+
+
+@pytest.mark.parametrize("url", [
+    f"{LIST}?cursor=9223372036854775808", f"{LIST}?cursor=2147483648",
+    f"{LIST}?cursor=99999999999999999999999", f"{LIST}?limit=9223372036854775808",
+    "/api/v1/operator/actions?cursor=9223372036854775808",
+    "/api/v1/operator/actions?cursor=-1"])
+async def test_integers_past_the_id_range_are_400(client: httpx.AsyncClient, url: str) -> None:
+    response = await client.get(url, headers=BEARER)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize("artifact_id", ["9223372036854775808", "2147483648", "0", "1e3"])
+async def test_an_artifact_id_past_the_id_range_is_400(client: httpx.AsyncClient,
+                                                       artifact_id: str) -> None:
+    response = await client.patch(f"{LIST}/{artifact_id}/metadata", json={"topic_tag": "x"},
+                                  headers=BEARER)
+    assert response.status_code == 400, response.text
+
+
+async def test_the_largest_id_is_simply_not_found(client: httpx.AsyncClient) -> None:
+    response = await client.patch(f"{LIST}/2147483647/metadata", json={"topic_tag": "x"},
+                                  headers=BEARER)
+    assert response.status_code == 404
+    assert (await client.get(f"{LIST}?cursor=2147483647", headers=BEARER)).status_code == 200
+
+
+async def test_a_deeply_nested_body_is_400(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/v1/operator/controls", content=b"[" * 30_000,
+                                 headers={**BEARER, "Content-Type": "application/json"})
+    assert response.status_code == 400

@@ -85,7 +85,9 @@ async def test_exclude_ids_are_honoured_until_nothing_else_is_left(
 @pytest.mark.parametrize("params", [{"exclude_ids": "1,two"}, {"exclude_ids": "-3"},
                                     {"exclude_ids": "1e9"}, {"lane": "stale"},
                                     {"density": "huge"}, {"mood": "angry"},
-                                    {"exclude_ids": "9" * 40}])
+                                    {"exclude_ids": "9" * 40},
+                                    {"exclude_ids": "2147483648"},  # past PostgreSQL's integer
+                                    {"exclude_ids": "0" * 30 + "9" * 30}])
 async def test_bad_parameters_are_400_json(client: httpx.AsyncClient,
                                            params: dict[str, str]) -> None:
     resp = await client.get("/api/v1/pool/next", params=params)

@@ -138,6 +138,9 @@ async def test_ephemeral_plays_once(client: httpx.AsyncClient, app: FastAPI, fie
     assert key.startswith("ephemeral/")
     first = await client.get(body["play_url"])
     assert (first.status_code, first.content) == (200, data)
+    # its listening window is open (tests/recordings/test_nosave.py): consume ends it now
+    consumed = await client.post("/api/v1/ephemeral/consume", json={"play_url": body["play_url"]})
+    assert consumed.status_code == 200
     second = await client.get(body["play_url"])
     assert second.status_code == 410
     assert await blob_keys(app) == []

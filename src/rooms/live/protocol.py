@@ -9,6 +9,7 @@ Server -> client: `{"op": "subscribed" | "unsubscribed", "topics": [...]}`, `{"o
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -36,6 +37,10 @@ CLOSE_SLOW = 4408  # the client did not take a message for LIVE_SEND_TIMEOUT_S
 Op = Literal["subscribe", "unsubscribe", "ping"]
 OPS: frozenset[str] = frozenset({"subscribe", "unsubscribe", "ping"})
 MAX_TOPICS_PER_REQUEST = 32
+# A request is an object holding a list of strings (depth 2); json.loads recurses once per
+# level, and a 64 KB message of `[` would pass the interpreter's recursion limit.
+MAX_JSON_DEPTH = 8
+_JSON_TOKENS = re.compile(r'[\[\]{}"\\]')
 
 
 class ProtocolError(Exception):
@@ -58,11 +63,42 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def nests_deeper(text: str, limit: int) -> bool:
+    """True when the arrays and objects in JSON `text` nest more than `limit` deep.
+
+    One scan, without parsing: brackets inside strings do not count. Linear in len(text).
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth, in_string, skip_before = 0, False, -1
+    for match in _JSON_TOKENS.finditer(text):
+        at = match.start()
+        if at < skip_before:  # the character after a backslash, inside a string
+            continue
+        char = text[at]
+        if in_string:
+            if char == "\\":
+                skip_before = at + 2
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
 def parse_request(text: str, allowed_topics: frozenset[str]) -> ClientRequest:
     """Parse one client message; raise ProtocolError naming what is wrong with it."""
+    if nests_deeper(text, MAX_JSON_DEPTH):
+        raise ProtocolError("bad_json", f"message nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ProtocolError("bad_json", "message is not valid JSON") from None
     if not isinstance(data, dict):
         raise ProtocolError("bad_message", "message must be a JSON object with an \"op\"")

@@ -22,5 +22,6 @@ class AccessEvent(Base):
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     context: Mapped[str] = mapped_column(String(32), default="kiosk")
     action: Mapped[str] = mapped_column(String(32), default="play")
-    # a pool ack's token MAC: the same token acknowledged twice counts once
+    # a pool ack's token MAC: the same token acknowledged twice counts once; on a NOSAVE
+    # claim (context "nosave", action "listen") the listener's key (recordings/nosave.py)
     ack_key: Mapped[str | None] = mapped_column(String(32))

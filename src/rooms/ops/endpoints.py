@@ -12,6 +12,7 @@ from rooms.access import operator as auth
 from rooms.access.operator import Operator, OperatorDep
 from rooms.deps import ResourcesDep, UowDep
 from rooms.errors import Forbidden
+from rooms.kit.bounds import Cursor, RowId
 from rooms.live.guards import origin_allowed
 from rooms.models import ArtifactStatus
 from rooms.openapi import Ok, errors
@@ -118,7 +119,7 @@ async def post_controls(body: controls.ControlsIn, who: OperatorDep,
 @router.get("/api/v1/operator/actions", response_model=ActionsPage, responses=ERRORS)
 async def get_actions(_: OperatorDep, uow: UowDep,
                       limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                      cursor: Annotated[int | None, Query(ge=1)] = None) -> JSONResponse:
+                      cursor: Cursor = None) -> JSONResponse:
     """The audit trail, newest first; `next_cursor` pages back."""
     rows = await controls.actions(uow.session, limit=limit, before=cursor)
     items = [controls.action_out(a) for a in rows]
@@ -148,7 +149,7 @@ async def list_artifacts(_: OperatorDep, uow: UowDep,
                          status: Annotated[str | None, Query(pattern=STATUSES)] = None,
                          topic_tag: Annotated[str | None, Query(max_length=64)] = None,
                          limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                         cursor: Annotated[int | None, Query(ge=1)] = None) -> JSONResponse:
+                         cursor: Cursor = None) -> JSONResponse:
     """Takes newest first, with their pool lane, density and mood; `next_cursor` pages."""
     body = await artifacts.listing(uow.session, Thresholds.from_settings(uow.resources.settings),
                                    status=status, topic_tag=topic_tag, limit=limit,
@@ -159,7 +160,7 @@ async def list_artifacts(_: OperatorDep, uow: UowDep,
 @router.patch("/api/v1/operator/artifacts/{artifact_id}/metadata",
               response_model=MetadataOut,
               responses={**ERRORS, **errors(404, 410, e404="`artifact_not_found`")})
-async def edit_artifact(artifact_id: int, body: artifacts.MetadataIn, who: OperatorDep,
+async def edit_artifact(artifact_id: RowId, body: artifacts.MetadataIn, who: OperatorDep,
                         uow: UowDep) -> JSONResponse:
     """Set a take's `topic_tag` and/or `lifecycle_status`; audited."""
     return JSONResponse(await artifacts.edit(uow, artifact_id, body, _actor(who)),

@@ -1,8 +1,8 @@
 """The media proxy: GET /api/v1/media/raw/<token> and /media/spectrogram/<token>.
 
 Audio streams from the blob store with Range support and `no-store`. A NOSAVE take is
-claimed (EPHEMERAL -> REVOKED) before its bytes leave, so exactly one GET plays it, and its
-blob is deleted as soon as the stream ends.
+claimed (EPHEMERAL -> REVOKED) by its first GET, which opens one listening window for that
+client; its blob is deleted when the window closes (recordings/nosave.py).
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from rooms.access import media_tokens
 from rooms.access.media_tokens import EPHEMERAL_AUDIO, RAW_PURPOSES, SPECTROGRAM_IMAGE
 from rooms.deps import ResourcesDep
 from rooms.errors import Gone, NotFound
+from rooms.kit.clients import client_id
 from rooms.logging import get_logger
 from rooms.models import Artifact, Derivative, DerivativeKind, utcnow
 from rooms.openapi import errors
 from rooms.playback import playable
 from rooms.playback.ranges import parse_range
-from rooms.recordings import repository
+from rooms.recordings import nosave, repository
 from rooms.resources import Resources
 from rooms.storage import BlobNotFound, BlobStore, BlobStream
-from rooms.uow import unit_of_work
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
 log = get_logger("rooms.media")
@@ -86,7 +86,7 @@ async def raw_audio(token: str, request: Request, res: ResourcesDep) -> Streamin
     """Stream a take's audio (raw, or its essence once a FOSSIL's raw expired)."""
     purpose, artifact_id = media_tokens.verify(res.settings, RAW_PURPOSES, token)
     if purpose == EPHEMERAL_AUDIO:
-        return await _play_once(res, artifact_id)
+        return await _play_once(res, artifact_id, request)
     now = utcnow()
     async with res.sessions() as session:
         artifact = _found(await repository.get(session, artifact_id))
@@ -98,29 +98,11 @@ async def raw_audio(token: str, request: Request, res: ResourcesDep) -> Streamin
     return _response(blob, partial, "audio/wav")
 
 
-async def _play_once(res: Resources, artifact_id: int) -> StreamingResponse:
-    async with unit_of_work(res) as uow:
-        await uow.begin_write()
-        key = await repository.claim_ephemeral(uow.session, artifact_id)
-    if key is None:
-        raise Gone("this take was already played", code="gone")
-    try:
-        blob = await res.blobs.open(key)
-    except BlobNotFound:
-        raise Gone("this take was already played", code="gone") from None
-
-    async def stream_then_delete() -> AsyncIterator[bytes]:
-        try:
-            async for chunk in blob.chunks:
-                yield chunk
-        finally:
-            try:
-                await res.blobs.delete(key)
-            except Exception as exc:  # the orphan sweep removes it later
-                log.warning("media.ephemeral_delete_failed", error=type(exc).__name__)
-            log.info("media.ephemeral_played", artifact_id=artifact_id)
-
-    return _response(blob, False, "audio/wav", stream_then_delete())
+async def _play_once(res: Resources, artifact_id: int, request: Request) -> StreamingResponse:
+    """A NOSAVE take, for its one listener while the window is open (see recordings.nosave)."""
+    key = await nosave.listen(res, artifact_id, client_id(request))
+    blob, partial = await _open(res.blobs, key, request.headers.get("range"))
+    return _response(blob, partial, "audio/wav")
 
 
 @router.get("/spectrogram/{token}", response_class=StreamingResponse, responses={

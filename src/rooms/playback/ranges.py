@@ -6,7 +6,10 @@ import re
 
 from rooms.errors import RoomsError
 
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+# The unit is case-insensitive (RFC 9110 §14.1: `Bytes=0-1` is a Range); digits past 18
+# are more than any blob holds, and Python refuses to convert 4,300 of them.
+_RANGE = re.compile(r"bytes\s*=\s*(\d*)\s*-\s*(\d*)", re.IGNORECASE)
+_BEYOND = 10**18
 
 
 class RangeNotSatisfiable(RoomsError):
@@ -28,16 +31,21 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not first and not last:
         return None
     if not first:  # suffix: the last N bytes
-        n = int(last)
+        n = _number(last)
         if n == 0:
             raise _unsatisfiable(size)
         n = min(n, size)
         return size - n, n
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or (last and int(last) < start):
+    start = _number(first)
+    end = min(_number(last), size - 1) if last else size - 1
+    if start >= size or (last and _number(last) < start):
         raise _unsatisfiable(size)
     return start, end - start + 1
+
+
+def _number(digits: str) -> int:
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 18 else _BEYOND
 
 
 def _unsatisfiable(size: int) -> RangeNotSatisfiable:

@@ -21,6 +21,7 @@ from rooms.access import media_tokens
 from rooms.access.media_tokens import POOL_AUDIO, POOL_HEARD
 from rooms.errors import Gone
 from rooms.kit import tokens
+from rooms.kit.bounds import MAX_ROW_ID
 from rooms.logging import get_logger
 from rooms.playback import pool, repository
 from rooms.playback.classify import Density, Lane, Mood, density
@@ -166,9 +167,11 @@ def parse_exclude(raw: str | None, limit: int = 50) -> tuple[int, ...]:
         part = part.strip()
         if not part:
             continue
-        if not part.isascii() or not part.isdigit() or len(part) > 18:
+        digits = part.lstrip("0") or "0"
+        if not part.isascii() or not part.isdigit() or len(digits) > 10 \
+                or int(digits) > MAX_ROW_ID:
             raise ValueError(part[:20])
-        ids.append(int(part))
+        ids.append(int(digits))
     return tuple(dict.fromkeys(ids))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -58,7 +59,8 @@ EPHEMERAL_BODY = _multipart({"file": FILE, "effect_profile": EFFECT}, ["file"])
 UPLOAD_ERRORS = errors(
     400, 408, 413, 415, 429, 503,
     e400="`consent_required`, `invalid_wav`, `not_mono`, `too_long`, `empty_audio`, "
-         "`missing_file`, `upload_incomplete`, `invalid_request`, …",
+         "`missing_file`, `upload_incomplete`, `upload_interrupted`, `invalid_multipart`, "
+         "`invalid_request`, …",
     e408="`upload_timeout`: no body bytes for SERVER_BODY_IDLE_TIMEOUT_SECONDS",
     e413="`too_large`", e415="`unsupported_media_type`, `unsupported_wav`",
     e429="`ingest_budget_exceeded`, with Retry-After",
@@ -66,10 +68,10 @@ UPLOAD_ERRORS = errors(
          "(with Retry-After)")
 
 
-async def _upload(request: Request, res: Resources) -> ParsedUpload:
-    staging = res.blobs.staging_dir()
-    return await receive_upload(request, max_bytes=res.settings.ingest_max_upload_bytes,
-                                staging=staging)
+def _upload(request: Request, res: Resources) -> AbstractAsyncContextManager[ParsedUpload]:
+    """The request's multipart body; its spool is deleted when the `async with` exits."""
+    return receive_upload(request, max_bytes=res.settings.ingest_max_upload_bytes,
+                          staging=res.blobs.staging_dir())
 
 
 async def _charge_ingest(request: Request, res: Resources) -> None:
@@ -90,11 +92,8 @@ async def create_artifact(request: Request, uow: UowDep, res: ResourcesDep,
     if scope is not None and (first := await service.replay(uow, scope)) is not None:
         return _ingest_response(first)
     await _charge_ingest(request, res)
-    upload = await _upload(request, res)
-    try:
+    async with _upload(request, res) as upload:
         result = await service.ingest(uow, upload, scope=scope)
-    finally:
-        upload.discard()
     return _ingest_response(result)
 
 
@@ -111,13 +110,11 @@ async def create_ephemeral(request: Request, uow: UowDep, res: ResourcesDep) -> 
     """NOSAVE: keep the take just long enough for one play, then it is gone."""
     await service.ensure_intake_open(uow)
     await _charge_ingest(request, res)
-    upload = await _upload(request, res)
-    try:
+    async with _upload(request, res) as upload:
         artifact = await service.ingest_ephemeral(uow, upload)
-    finally:
-        upload.discard()
-    ttl = max(1, int((artifact.expires_at - artifact.created_at).total_seconds())
-              if artifact.expires_at else 300)
+    lifetime = max(1, int((artifact.expires_at - artifact.created_at).total_seconds())
+                   if artifact.expires_at else 300)
+    ttl = lifetime + res.settings.nosave_listen_window_s  # a window opened at the last moment
     body = EphemeralOut(artifact_id=artifact.id,
                         play_url=media_url(res.settings, EPHEMERAL_AUDIO, artifact.id, ttl),
                         expires_at=iso(artifact.expires_at))

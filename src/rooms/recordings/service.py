@@ -213,18 +213,15 @@ async def revoke(uow: UnitOfWork, raw_code: str) -> tuple[int, int]:
 
 
 async def consume_ephemeral(uow: UnitOfWork, artifact_id: int) -> None:
-    """Dispose of an unplayed NOSAVE take: delete its blob, then claim the row (a storage
-    failure changes nothing, so the take is never marked gone while kept). The blob is
-    deleted outside the write slot; the claim is one UPDATE."""
-    artifact = await repository.get(uow.session, artifact_id)
-    if artifact is None:
+    """Dispose of a NOSAVE take now, unplayed or inside its listening window: delete its
+    blob, then mark the row (a storage failure changes nothing, so the take is never marked
+    gone while kept). The blob is deleted outside the write slot; the mark is one UPDATE."""
+    state = await repository.nosave_state(uow.session, artifact_id)
+    if state is None:
         raise NotFound("no such take", code="not_found")
-    if artifact.status != ArtifactStatus.EPHEMERAL:
+    if not state.blob_key:
         raise Gone("this take was already played or disposed of", code="gone")
-    key = artifact.raw_uri
     await uow.end_read()
-    if key:
-        await delete_blobs(uow.blobs, [key])
+    await delete_blobs(uow.blobs, [state.blob_key])
     await uow.begin_write()
-    if await repository.claim_ephemeral(uow.session, artifact_id) is None:
-        raise Gone("this take was already played or disposed of", code="gone")
+    await repository.blob_deleted(uow.session, artifact_id, state.blob_key)

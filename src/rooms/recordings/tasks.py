@@ -8,14 +8,13 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
-from rooms.errors import Gone, NotFound
 from rooms.jobs.context import JobDeps
 from rooms.jobs.registry import JobContext, cron
 from rooms.logging import get_logger
 from rooms.models import Artifact, ArtifactStatus, Derivative, utcnow
-from rooms.recordings import service
+from rooms.recordings import nosave, repository
 from rooms.resources import Resources
-from rooms.uow import unit_of_work
+from rooms.storage import SPOOL_GRACE
 
 log = get_logger("rooms.recordings.sweep")
 T = TypeVar("T")
@@ -59,23 +58,33 @@ async def sweep_orphan_blobs(ctx: JobContext, now_ts: float | None = None) -> in
     return deleted
 
 
-@cron(interval_s=60, timeout_s=120)
+@cron(interval_s=15, timeout_s=120)
 async def expire_ephemeral(ctx: JobContext, now_ts: float | None = None) -> int:
-    """NOSAVE takes nobody played within their five minutes: delete the blob, then the row."""
+    """Delete every NOSAVE blob whose time is up: unplayed past its five minutes, or played
+    and its listening window closed. Level-triggered: what a restart interrupted is found
+    again on the next run. Returns how many blobs it deleted."""
     res: Resources = ctx["resources"]
     now = _now(now_ts)
     async with res.sessions() as session:
-        stale = (await session.execute(select(Artifact.id).where(
-            Artifact.status == ArtifactStatus.EPHEMERAL, Artifact.expires_at <= now)
-        )).scalars().all()
-    for artifact_id in stale:
-        try:  # the same disposal as the visitor's "don't keep it" button
-            async with unit_of_work(res) as uow:
-                await service.consume_ephemeral(uow, artifact_id)
-        except (Gone, NotFound):
-            pass  # played or disposed of meanwhile
-    return len(stale)
+        due = await repository.nosave_blobs_due(session, now)
+    deleted = 0
+    for artifact_id in due:  # one at a time: a storage failure keeps only that one
+        deleted += await nosave.dispose(res, artifact_id, due_by=now)
+    return deleted
 
 
 def _chunks(items: list[T], size: int) -> list[list[T]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+@cron(interval_s=600, timeout_s=120)
+async def sweep_stale_spools(ctx: JobContext, now_ts: float | None = None) -> int:
+    """Delete upload spools nobody wrote to for SPOOL_GRACE (a crash or kill -9 mid-upload).
+
+    The same sweep runs when a process opens its blob store (start-up).
+    """
+    deps = JobDeps.of(ctx)
+    removed = await deps.blobs.sweep_staging(_now(now_ts) - SPOOL_GRACE)
+    if removed:
+        log.info("recordings.sweep.stale_spools", count=removed)
+    return removed
