@@ -74,13 +74,14 @@ def rss_mb(pid: int) -> float:
 @dataclass
 class Kind:
     latencies: list[float] = field(default_factory=list)
-    errors: dict[int, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)  # "503 uploads_busy": count
     scheduled: int = 0  # started on the schedule; those not answered by the end are counted
 
-    def add(self, status: int, seconds: float) -> None:
+    def add(self, status: int, seconds: float, code: str = "") -> None:
         self.latencies.append(seconds)
         if not 200 <= status < 300:
-            self.errors[status] = self.errors.get(status, 0) + 1
+            key = f"{status} {code}".strip()
+            self.errors[key] = self.errors.get(key, 0) + 1
 
     def summary(self) -> dict[str, Any]:
         ms = sorted(x * 1000 for x in self.latencies)
@@ -100,6 +101,16 @@ class Sockets:
     failed: int = 0
     dropped: int = 0
     received: int = 0
+
+
+def _code(response: httpx.Response) -> str:
+    """The error code of an error answer ("" for a success or a body that is not ours)."""
+    if response.status_code < 400:
+        return ""
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 def trend(samples: list[tuple[float, float]]) -> dict[str, float]:
@@ -162,20 +173,20 @@ class Soak:
             r = await http.post(UPLOAD, files={"file": ("t.wav", self.wav, "audio/wav")},
                                 data={"consent_mode": "ROOM"},
                                 headers={"X-Rooms-Client-Id": f"soak-kiosk-{n:08d}"})
-            status = r.status_code
+            status, code = r.status_code, _code(r)
         except httpx.HTTPError:
-            status = 0
-        self.uploads.add(status, time.perf_counter() - start)
+            status, code = 0, ""
+        self.uploads.add(status, time.perf_counter() - start, code)
 
     async def next_(self, http: httpx.AsyncClient, n: int) -> None:
         start = time.perf_counter()
         try:
             r = await http.get("/api/v1/pool/next",
                                headers={"X-Rooms-Client-Id": f"soak-kiosk-{n % 500:08d}"})
-            status = r.status_code
+            status, code = r.status_code, _code(r)
         except httpx.HTTPError:
-            status = 0
-        self.pool.add(status, time.perf_counter() - start)
+            status, code = 0, ""
+        self.pool.add(status, time.perf_counter() - start, code)
 
     async def every(self, per_s: float, fn: Any, http: httpx.AsyncClient, kind: Kind) -> None:
         """Start `fn(http, n)` `per_s` times a second on a fixed schedule (open loop)."""
