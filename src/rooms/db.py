@@ -52,7 +52,6 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
-                               pool_timeout=CONNECT_TIMEOUT_S,
                                async_creator=_asyncpg_connector(parsed))
 
 
