@@ -121,6 +121,11 @@ async def test_every_json_route_answers_its_declared_schema(
     c.check(await client.post("/api/v1/pool/heard/forged"))  # 403
     c.check(await client.get("/api/v1/media/raw/forged"))  # 403
     c.check(await client.get("/api/v1/media/spectrogram/forged"))  # 403
+    fossils = c.check(await client.get("/api/v1/surface/fossils"))
+    assert len(fossils["items"]) == 1, fossils  # the FOSSIL take, rendered by run_jobs
+    image = await client.get(fossils["items"][0]["image_url"])
+    c.check(image)
+    assert image.headers["content-type"] == "image/png"
 
     # Live tokens
     c.check(await client.post("/api/v1/live/token"))
@@ -150,6 +155,10 @@ async def test_every_json_route_answers_its_declared_schema(
     c.check(await client.post("/api/v1/operator/workers/nobody/restart", headers=OPS))  # 404
     c.check(await client.get("/api/v1/operator/artifacts", params={"status": "active"},
                              headers=OPS))
+    c.check(await client.get("/api/v1/derivatives/spectrograms"))  # 401
+    c.check(await client.get("/api/v1/derivatives/spectrograms", params={"limit": 0},
+                             headers=OPS))  # 400
+    c.check(await client.get("/api/v1/derivatives/spectrograms", headers=OPS))
     artifact_id = first["artifact"]["id"]
     c.check(await client.patch(f"/api/v1/operator/artifacts/{artifact_id}/metadata",
                                json={"lifecycle_status": "resolved"}, headers=OPS))

@@ -120,7 +120,7 @@ async def test_0003_keeps_every_row_and_index_and_downgrades_cleanly(
     assert not await _refused(url, "UPDATE artifact SET status = :v", "BURIED")  # no CHECK yet
     await _execute(url, "UPDATE artifact SET status = 'ACTIVE'")
 
-    migrate(url)
+    migrate(url, "0003")
     # SQLite rebuilt artifact and derivative: with foreign keys on, dropping the old artifact
     # table would have cascaded into derivative and access_event
     assert await _counts(url) == {"artifact": 1, "derivative": 1, "access_event": 1}
@@ -133,6 +133,29 @@ async def test_0003_keeps_every_row_and_index_and_downgrades_cleanly(
     assert await _counts(url) == {"artifact": 1, "derivative": 1, "access_event": 1}
     assert await _indexes(url) == before
     assert not await _refused(url, "UPDATE derivative SET kind = :v", "waveform_svg")
+
+
+async def test_0004_leaves_one_derivative_per_kind_and_no_audio_on_gone_takes(
+        settings: Settings) -> None:
+    url = settings.resolved_database_url
+    downgrade(url, "0003")
+    await _seed(url)
+    await _execute(url, "INSERT INTO derivative (artifact_id, kind, uri, created_at, "
+                   "publishable) VALUES (1, 'essence_wav', 'derivatives/1/essence-2.wav', :now, "
+                   "false)", now=NOW)  # a duplicate older code could leave
+    await _execute(url, "UPDATE artifact SET status = 'REVOKED', raw_sha256 = 'ab'")
+
+    migrate(url)
+    rows = await _execute(url, "SELECT kind, uri FROM derivative")
+    assert [tuple(r) for r in rows] == [("essence_wav", "derivatives/1/essence-2.wav")]
+    row = (await _execute(url, "SELECT status, raw_uri, raw_sha256 FROM artifact"))[0]
+    assert tuple(row) == ("REVOKED", "", "")
+    assert "UNIQUE" in (await _indexes(url))["derivative_kind_idx"].upper()
+    with pytest.raises(IntegrityError):
+        await _execute(url, "INSERT INTO derivative (artifact_id, kind, uri, created_at, "
+                       "publishable) VALUES (1, 'essence_wav', 'x', :now, false)", now=NOW)
+    downgrade(url, "0003")
+    assert "UNIQUE" not in (await _indexes(url))["derivative_kind_idx"].upper()
 
 
 async def _indexes(url: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ from starlette.types import Scope
 from rooms import __version__
 from rooms.assets import asset_dir
 from rooms.config import Settings, load_settings
+from rooms.derivatives.endpoints import router as derivatives_router
 from rooms.errors import RoomsError
 from rooms.health.endpoints import router as health_router
 from rooms.instance import announce_first_start, ensure_secrets
@@ -154,7 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     install_docs(app)
     routers = (health_router, live_router, recordings_router, ops_router, media_router,
-               playback_router, pages_router)
+               playback_router, derivatives_router, pages_router)
     for router in routers:
         app.include_router(router)
     app.state.method_table = method_table(

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     # reserved for the derivatives issue (#20): the retention crons' intervals
     expire_raw_interval_s: int = Field(600, ge=10)
     prune_derivatives_interval_s: int = Field(3600, ge=10)
+    derivative_render_workers: int = Field(1, ge=1, le=16)
+    derivative_render_timeout_s: float = Field(120.0, gt=0)
+    orphan_sweep_days: int = Field(2, ge=1, le=60)
     heartbeat_interval_s: int = Field(60, ge=1)
 
     # --- tokens and ingest ------------------------------------------------------------

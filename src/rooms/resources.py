@@ -96,6 +96,14 @@ async def open_store(settings: Settings) -> BlobStore:
     )
 
 
+async def _close_extras(res: Resources) -> None:
+    """Close what was made on first use and kept in `extras` (the render pool)."""
+    for value in list(res.extras.values()):
+        close = getattr(value, "aclose", None)
+        if close is not None:
+            await close()
+
+
 async def _quiet_now(db: Database) -> bool:
     """The steward's quiet mode at start-up (the supervisor follows later changes)."""
     try:
@@ -149,6 +157,7 @@ async def open_resources(settings: Settings, *, role: Role = "api") -> AsyncIter
                         role=role, store=store, limiter=RateLimiter(store),
                         ops_sessions=OpsSessions(store), ops_lockout=LoginLockout(store))
         ctx.update(res.job_context())
+        stack.push_async_callback(_close_extras, res)  # after the jobs that use them
         await stack.enter_async_context(jobs)
         if hub is not None and supervisor is not None:
             await stack.enter_async_context(hub)

@@ -1,6 +1,7 @@
 """Blob stores: one small interface, a local folder (atomic writes) and S3 (aioboto3).
 
-Keys look like `raw/<id>/audio.wav`; both stores treat them as opaque `/`-separated paths.
+Keys look like `raw/2026/11/30/<random>.wav` (see README "Blob layout"); both stores treat
+them as opaque `/`-separated paths, and list a prefix without reading anything outside it.
 """
 
 from __future__ import annotations
@@ -261,8 +262,11 @@ class FileBlobStore:
 
     async def list(self, prefix: str = "") -> list[str]:
         def walk() -> list[str]:
+            # start at the prefix's folder: listing one day of raw/ never walks the rest
+            folder, _, _ = prefix.rpartition("/")
+            start = self.root / _check_key(folder) if folder else self.root
             keys = []
-            for dirpath, dirnames, filenames in os.walk(self.root):
+            for dirpath, dirnames, filenames in os.walk(start):
                 dirnames[:] = [d for d in dirnames if d != ".tmp"]
                 rel = Path(dirpath).relative_to(self.root)
                 for fn in filenames:

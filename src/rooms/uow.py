@@ -62,7 +62,11 @@ class UnitOfWork:
 
     async def end_read(self) -> None:
         """Close the transaction's read snapshot (nothing has been written yet), so slow
-        work outside the database (storage) holds no snapshot and no slot."""
+        work outside the database (storage) holds no snapshot and no slot.
+
+        Raises RuntimeError if the session holds changes: they would be thrown away."""
+        if self.session.new or self.session.dirty or self.session.deleted:
+            raise RuntimeError("end_read() with unflushed changes in the unit of work")
         await self.session.rollback()
         self.release_write()
 

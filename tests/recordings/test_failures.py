@@ -4,6 +4,7 @@ the sweep when the process died between the two)."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -11,7 +12,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from rooms.recordings.tasks import sweep_orphan_blobs
+from rooms.recordings.service import new_blob_key
+from rooms.recordings.tasks import recent_prefixes, sweep_orphan_blobs
 from tests.helpers import resources
 from tests.recordings.conftest import artifact_count, blob_keys, upload
 
@@ -70,9 +72,18 @@ async def test_sweep_removes_blobs_without_a_row(client: httpx.AsyncClient, app:
     async def once() -> Any:
         yield b"left behind by a crash between blob write and commit"
 
-    await res.blobs.put("raw/0123456789abcdef0123/audio.wav", once())
+    await res.blobs.put(new_blob_key("raw"), once())
+    await res.blobs.put("raw/0123456789abcdef0123/audio.wav", once())  # the older layout
     ctx = res.job_context()
     assert await sweep_orphan_blobs(ctx) == 0  # too young to judge: an ingest may be mid-way
     later = time.time() + 3600
-    assert await sweep_orphan_blobs(ctx, later) == 1
+    assert await sweep_orphan_blobs(ctx, later) == 1  # today's folder only
+    assert await sweep_orphan_blobs(ctx, later, True) == 1  # a one-off full listing
     assert await blob_keys(app) == [kept_key]
+
+
+def test_the_orphan_sweep_lists_only_recent_day_folders() -> None:
+    now = datetime(2026, 3, 1, 0, 5, tzinfo=UTC)
+    assert recent_prefixes(now, 2) == [
+        "raw/2026/02/27/", "raw/2026/02/28/", "raw/2026/03/01/",
+        "ephemeral/2026/02/27/", "ephemeral/2026/02/28/", "ephemeral/2026/03/01/"]

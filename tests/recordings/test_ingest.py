@@ -36,7 +36,7 @@ async def test_room_take_is_stored_with_its_consent(client: httpx.AsyncClient,
         row = await session.get(Artifact, art["id"])
         assert row is not None
         manifest = await session.get(ConsentManifest, row.consent_id)
-    assert re.fullmatch(r"raw/[0-9a-f]{20}/audio\.wav", row.raw_uri)
+    assert re.fullmatch(r"raw/\d{4}/\d{2}/\d{2}/[0-9a-f]{20}\.wav", row.raw_uri)  # README
     assert await res.blobs.read(row.raw_uri) == data
     assert await blob_keys(app) == [row.raw_uri]
     assert manifest is not None

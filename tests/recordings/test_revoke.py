@@ -16,21 +16,15 @@ from rooms.access.media_tokens import POOL_AUDIO, media_url
 from rooms.kit import tokens
 from rooms.models import Artifact, ConsentManifest, Derivative, StewardAction, utcnow
 from tests.audio import wav16
-from tests.helpers import resources, writing
+from tests.helpers import resources, run_jobs, writing
 from tests.recordings.conftest import blob_keys, upload
 
 
 async def _fossil_with_derivatives(client: httpx.AsyncClient, app: FastAPI) -> tuple[int, str]:
-    """A FOSSIL take plus a spectrogram and an essence, as the derivatives job leaves them."""
+    """A FOSSIL take plus its spectrogram and essence, rendered by the derivatives job."""
     body = (await upload(client, mode="FOSSIL")).json()
-    artifact_id = body["artifact"]["id"]
-    res = resources(app)
-    async with writing(res) as session:
-        for kind, name in (("spectrogram_png", "spectrogram.png"), ("essence_wav", "essence.wav")):
-            key = f"derivatives/{artifact_id}/{name}"
-            await res.blobs.put(key, _once(b"derived bytes"))
-            session.add(Derivative(artifact_id=artifact_id, kind=kind, uri=key))
-    return artifact_id, body["revocation_token"]
+    await run_jobs(app)
+    return body["artifact"]["id"], body["revocation_token"]
 
 
 async def _once(data: bytes):  # type: ignore[no-untyped-def]

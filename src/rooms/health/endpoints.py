@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from rooms.deps import ResourcesDep
 from rooms.health.checks import dependency_checks
+from rooms.jobs import sweeps
 from rooms.kit.times import now_iso
 from rooms.openapi import ErrorDetail
 
@@ -84,6 +85,7 @@ async def readyz(res: ResourcesDep) -> JSONResponse:
             "heartbeat_age_s": None if stats.heartbeat_age_s is None
             else round(stats.heartbeat_age_s, 1),
             "recent_failures": [{"job": f.job, "error": f.error, "ts": f.ts} for f in recent[:10]],
+            "last_sweep_age_s": await sweeps.last_runs(res.extras, res.redis),
         }
         if not jobs_ok:
             failing.append("jobs")

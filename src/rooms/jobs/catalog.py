@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-JOB_MODULES = ("rooms.ops.tasks", "rooms.recordings.tasks")
+JOB_MODULES = ("rooms.ops.tasks", "rooms.recordings.tasks", "rooms.derivatives.tasks")
 
 
 def load_jobs() -> None:

@@ -4,8 +4,10 @@
      "playback_paused": false, "quieter_mode": true, "maintenance_mode": false,
      "mood_bias": "", "kiosk_language_code": "", ..., "ts": "2026-01-01T12:00:00Z"}
       (the whole steward posture: `rooms.steward.Posture.event`)
-    {"topic": "surface", "event": "pool", "change": "added" | "revoked" | "expired" | "removed",
+    {"topic": "surface", "event": "pool",
+     "change": "added" | "revoked" | "expired" | "removed" | "essence",
      "artifact_id": 42, "ts": "..."}
+      ("essence": a FOSSIL's raw audio expired; it plays its essence from now on)
 
 Publish them after the change has committed (a room that re-reads the pool must see it).
 """
@@ -17,7 +19,7 @@ from typing import Any, Literal, Protocol
 from rooms.kit.times import now_iso
 
 SURFACE = "surface"
-PoolChange = Literal["added", "revoked", "expired", "removed"]
+PoolChange = Literal["added", "revoked", "expired", "removed", "essence"]
 
 
 class Publisher(Protocol):

@@ -14,7 +14,7 @@ class Derivative(Base):
 
     __tablename__ = "derivative"
     __table_args__ = (
-        Index("derivative_kind_idx", "artifact_id", "kind"),
+        Index("derivative_kind_idx", "artifact_id", "kind", unique=True),
         Index("derivative_expiry_idx", "expires_at"),
     )
 

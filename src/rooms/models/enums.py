@@ -49,6 +49,8 @@ class StewardActionName(StrEnum):
     ARTIFACT_METADATA_UPDATED = "artifact.metadata.updated"
     REVOCATION_COMPLETED = "revocation.completed"
     WORKER_RESTARTED = "worker.restarted"
+    RETENTION_EXPIRED = "retention.expired"  # takes past their retention, removed
+    RETENTION_SWEEP = "retention.sweep"  # one per sweep run that changed anything, its counts
 
     @classmethod
     def for_change(cls, field: str, value: object) -> StewardActionName:

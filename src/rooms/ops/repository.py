@@ -48,19 +48,24 @@ def _count(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-async def retention(session: AsyncSession, soon: datetime) -> dict[str, Any]:
-    """Raw audio still held (any status), how much of it goes before `soon`, FOSSIL residue."""
-    held = Artifact.raw_uri != ""
+async def retention(session: AsyncSession, now: datetime, soon: datetime) -> dict[str, Any]:
+    """Raw audio really held (a servable take's blob: ACTIVE or EPHEMERAL; a gone take's is
+    deleted), how much of it goes before `soon`, the next expiry still to come (one already
+    due is `raw_overdue`, for the sweep), and the FOSSIL residue."""
+    held = (Artifact.raw_uri != "") & Artifact.status.in_(
+        (ArtifactStatus.ACTIVE, ArtifactStatus.EPHEMERAL))
     fossil = ((Artifact.status == ArtifactStatus.ACTIVE)
               & (Artifact.consent_mode == ConsentMode.FOSSIL))
     row = (await session.execute(select(
         _count(held),
         _count(held & (Artifact.raw_expires_at <= soon)),
-        func.min(Artifact.raw_expires_at).filter(held),
+        func.min(Artifact.raw_expires_at).filter(held & (Artifact.raw_expires_at > now)),
+        _count(held & (Artifact.raw_expires_at <= now)),
         _count(fossil),
-        _count(fossil & ~held),
+        _count(fossil & (Artifact.raw_uri == "")),
         func.min(Artifact.expires_at).filter(fossil),
     ))).one()
     return {"raw_held": int(row[0]), "raw_expiring_soon": int(row[1]),
-            "next_raw_expiry_at": row[2], "fossil_retained": int(row[3]),
-            "fossil_residue_only": int(row[4]), "next_fossil_expiry_at": row[5]}
+            "next_raw_expiry_at": row[2], "raw_overdue": int(row[3]),
+            "fossil_retained": int(row[4]), "fossil_residue_only": int(row[5]),
+            "next_fossil_expiry_at": row[6]}

@@ -141,6 +141,7 @@ class JobsOut(BaseModel):
     stale: bool | None = None
     recent_failures: int | None = None
     last_failures: list[JobFailureOut] | None = None
+    last_sweep_age_s: dict[str, float] | None = None  # seconds since each sweep last ran
     error: str | None = None
 
 
@@ -149,6 +150,7 @@ class RetentionOut(BaseModel):
     raw_held: int
     raw_expiring_soon: int
     next_raw_expiry_at: str | None
+    raw_overdue: int  # held past its raw TTL: the expire_raw sweep is behind
     fossil_retained: int
     fossil_residue_only: int
     next_fossil_expiry_at: str | None

@@ -17,6 +17,7 @@ from typing import Any
 from rooms import steward
 from rooms.config import Settings
 from rooms.health.checks import CHECK_TIMEOUT_S, dependency_checks
+from rooms.jobs import sweeps
 from rooms.kit.times import iso
 from rooms.logging import get_logger
 from rooms.models import ArtifactStatus, utcnow
@@ -55,7 +56,7 @@ async def read_archive(res: Resources, now: datetime) -> Archive:
             session, now, t, mostly_active=active > MOSTLY * sum(by_status.values()),
             scan_beats_index=res.db.scan_beats_index)
         kept = await repository.retention(
-            session, now + timedelta(hours=s.ops_retention_soon_hours))
+            session, now, now + timedelta(hours=s.ops_retention_soon_hours))
         posture = await steward.read(session)
     lanes: dict[str, int] = dict.fromkeys(LANES, 0)
     moods: dict[str, int] = dict.fromkeys(MOODS, 0)
@@ -105,13 +106,16 @@ async def jobs(res: Resources) -> dict[str, Any]:
         return {"ok": False, "backend": res.jobs.backend, "error": type(exc).__name__}
     recent = [f for f in stats.failures if f.ts >= time.time() - s.ops_task_failure_window_seconds]
     age = stats.heartbeat_age_s
+    swept = await sweeps.last_runs(res.extras, res.redis)
     return {"ok": True, "backend": stats.backend, "depth": stats.depth, "running": stats.running,
             "heartbeat_age_s": None if age is None else round(age, 1),
             "stale": age is None or age > s.ops_worker_heartbeat_max_age_seconds,
             "recent_failures": len(recent),
             "last_failures": [{"job": f.job, "error": f.error[:200],
                                "at": iso(datetime.fromtimestamp(f.ts, UTC))}
-                              for f in recent[:5]]}
+                              for f in recent[:5]],
+            # seconds since each sweep last ran (expire_raw, prune_derivatives, ...)
+            "last_sweep_age_s": swept}
 
 
 def live(res: Resources) -> dict[str, Any]:

@@ -111,7 +111,7 @@ def _artifact_out(res: Resources, k: pool.Classified) -> dict[str, Any]:
     return {"id": c.id, "lane": k.lane, "density": k.density, "mood": k.mood,
             "wear": c.wear, "play_count": c.play_count, "duration_ms": c.duration_ms,
             "effect_profile": c.effect_profile, "topic_tag": c.topic_tag,
-            # essence derivatives are not rendered yet; the proxy already falls back to one
+            # a FOSSIL whose raw expired plays its essence (derivatives.retention)
             "media_kind": "raw" if c.has_raw else "essence",
             "audio_url": media_tokens.media_url(s, POOL_AUDIO, c.id),
             "playback_ack_url": HEARD_PREFIX + media_tokens.mint(s, POOL_HEARD, c.id)}

@@ -61,15 +61,25 @@ async def remove_takes(uow: UnitOfWork, artifact_ids: Sequence[int], *,
     """
     session = uow.session
     ids = list(dict.fromkeys(artifact_ids))
-    live = (await session.execute(select(Artifact.id, Artifact.raw_uri).where(
-        Artifact.id.in_(ids), Artifact.status.not_in(GONE_STATUSES)))).all() if ids else []
+    live = (await session.execute(
+        select(Artifact.id, Artifact.raw_uri, Artifact.consent_mode).where(
+            Artifact.id.in_(ids), Artifact.status.not_in(GONE_STATUSES)))).all() if ids else []
     if not live:
         return Removed([], 0)
-    targets = [int(i) for i, _ in live]
+    targets = [int(i) for i, _, _ in live]
     derived = (await session.execute(select(Derivative.uri).where(
         Derivative.artifact_id.in_(targets)))).scalars().all()
-    keys = [k for k in [*(uri for _, uri in live), *derived] if k]
     await uow.end_read()
+    # everything under a FOSSIL's derivative prefix, rows or not (a render mid-way)
+    try:
+        listed = await asyncio.gather(*(uow.blobs.list(f"derivatives/{i}/")
+                                        for i, _, mode in live if mode == "FOSSIL"))
+    except Exception as exc:
+        log.warning("recordings.list_failed", error=type(exc).__name__)
+        raise Unavailable("storage is unreachable; nothing was changed, try again",
+                          code="storage_unavailable") from exc
+    keys = list(dict.fromkeys(k for k in [*(uri for _, uri, _ in live), *derived,
+                                          *(k for found in listed for k in found)] if k))
     await delete_blobs(uow.blobs, keys)
     await uow.begin_write()
     marked = (await session.execute(

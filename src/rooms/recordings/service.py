@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
@@ -47,10 +48,14 @@ class IngestResult:
     replayed: bool = False
 
 
-def new_blob_key(kind: str) -> str:
-    """`raw/<blob id>/audio.wav`: a random id, so the blob can be written before its row
-    exists (and storage listings reveal nothing about how many takes there are)."""
-    return f"{kind}/{secrets.token_hex(10)}/audio.wav"
+def new_blob_key(kind: str, now: datetime | None = None) -> str:
+    """`raw/YYYY/MM/DD/<blob id>.wav` (UTC day): a random id, so the blob can be written
+    before its row exists (and listings reveal nothing about how many takes there are); a
+    day folder, so the orphan sweep lists only recent days, and an upload needs one file
+    and one folder fsync (the day's folder exists for all but its first upload). Keys of
+    the older layout (`raw/<blob id>/audio.wav`) keep working: a row holds its key."""
+    day = (now or utcnow()).strftime("%Y/%m/%d")
+    return f"{kind}/{day}/{secrets.token_hex(10)}.wav"
 
 
 def idempotency_scope(client: str, header: str | None) -> str | None:
@@ -155,6 +160,9 @@ async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) ->
         raise Conflict("an upload with this Idempotency-Key is still being stored; retry",
                        code="idempotency_conflict") from None
     uow.after_commit(lambda: surface.pool_changed(uow.events, "added", artifact.id))
+    if mode == "FOSSIL":
+        uow.enqueue_after_commit("render_derivatives", artifact.id,
+                                 job_id=f"render:{artifact.id}")
     log.info("recordings.ingest.accepted", artifact_id=artifact.id, mode=mode,
              duration_ms=info.duration_ms)
     return IngestResult(artifact, code)

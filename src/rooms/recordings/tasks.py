@@ -29,12 +29,31 @@ def _now(now_ts: float | None) -> datetime:
     return datetime.fromtimestamp(now_ts, UTC) if now_ts is not None else utcnow()
 
 
+def recent_prefixes(now: datetime, days: int) -> list[str]:
+    """The day folders (`raw/YYYY/MM/DD/`, `ephemeral/...`) of the last `days` days and
+    today: where a blob whose row never arrived can be (see `service.new_blob_key`)."""
+    dates = sorted({(now - timedelta(days=d)).strftime("%Y/%m/%d") for d in range(days + 1)})
+    return [f"{kind}/{day}/" for kind in ("raw", "ephemeral") for day in dates]
+
+
 @cron(interval_s=600, timeout_s=600)
-async def sweep_orphan_blobs(ctx: JobContext, now_ts: float | None = None) -> int:
-    """Delete blobs (older than the grace period) that no servable row points at."""
+async def sweep_orphan_blobs(ctx: JobContext, now_ts: float | None = None,
+                             full: bool = False) -> int:
+    """Delete take blobs (older than the grace period) that no servable row points at.
+
+    Lists only the recent day folders (ORPHAN_SWEEP_DAYS), never the whole bucket: an
+    orphan is a blob whose ingest died between the write and the commit, so it is as new as
+    that ingest. `full=True` (a one-off, e.g. after a restore) lists every raw, ephemeral
+    and derivative blob, older key layouts included. Derivative blobs need no routine
+    listing: their keys are fixed per take, a re-render overwrites them and a take's
+    removal deletes its whole `derivatives/<id>/` prefix.
+    """
     deps = JobDeps.of(ctx)
-    cutoff = _now(now_ts) - ORPHAN_GRACE
-    entries = [e for prefix in ("raw/", "ephemeral/", "derivatives/")
+    now = _now(now_ts)
+    cutoff = now - ORPHAN_GRACE
+    prefixes = (["raw/", "ephemeral/", "derivatives/"] if full
+                else recent_prefixes(now, deps.settings.orphan_sweep_days))
+    entries = [e for prefix in prefixes
                for e in await deps.blobs.entries(prefix) if e.modified < cutoff]
     takes = [e.key for e in entries if not e.key.startswith("derivatives/")]
     derived_ids = {int(m.group(1)) for e in entries if (m := _DERIVED_ID.match(e.key))}

@@ -1,0 +1,1 @@
+"""FOSSIL afterlife and retention: spectrogram and essence renders, expiry sweeps."""
