@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: serve test check lint js-test services clean secret-scan-history
+.PHONY: serve test check lint js-test services clean secret-scan-history soak
 
 $(BIN)/python:
 	@scripts/ensure-venv $(PYTHON)
@@ -47,6 +47,11 @@ js-test: services
 ## test: lint, the kiosk's JS modules, then the whole suite in both tiers (embedded, then services)
 test: $(VENV)/.dev-installed services lint js-test
 	$(BIN)/pytest
+
+## soak: one `rooms serve` under 1,000 websockets, 20 uploads/s, 50 pool/next/s (not in CI)
+SOAK_MINUTES ?= 10
+soak: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/soak.py --minutes $(SOAK_MINUTES) --json soak-report.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

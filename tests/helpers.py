@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,3 +53,12 @@ async def set_posture(res: Resources, **fields: Any) -> None:
     async with writing(res) as session:
         session.add(StewardState(**fields))
     steward.cache(res).forget()
+
+
+async def metric(client: httpx.AsyncClient, name: str, **labels: str) -> float:
+    """One sample of GET /metrics, by exact labels (0 when the series does not exist yet)."""
+    text = (await client.get("/metrics")).text
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = re.escape(name) + (r"\{" + re.escape(wanted) + r"\}" if labels else "")
+    found = re.search(r"^" + pattern + r" (\S+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0

@@ -24,7 +24,7 @@ from rooms.errors import RoomsError
 from rooms.health.endpoints import router as health_router
 from rooms.instance import announce_first_start, ensure_secrets
 from rooms.kit.clients import Network, ProxyHeadersMiddleware, parse_networks
-from rooms.limits import BodyLimitMiddleware
+from rooms.limits import BodyGuardMiddleware, BodyLimitMiddleware
 from rooms.live.endpoints import ServerSendMiddleware
 from rooms.live.endpoints import router as live_router
 from rooms.logging import get_logger
@@ -162,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.method_table = method_table(
         [*app.router.routes, *(route for router in routers for route in router.routes)])
     app.mount("/static", StaticFiles(directory=asset_dir("static")), name="static")
+    app.add_middleware(BodyGuardMiddleware)  # body idle timeout, concurrent uploads
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(ProxyHeadersMiddleware, proxies=_trusted_proxies)  # client_ip's rule

@@ -32,12 +32,15 @@ def cmd_serve(settings: Settings, host: str, port: int) -> None:
 
     from rooms.app import create_app
     from rooms.live.runtime import tune_gc
+    from rooms.serving import raise_fd_limit, uvicorn_options
 
+    fd_limit = raise_fd_limit()  # before anything opens a descriptor (README "Reliability")
     cmd_migrate(settings)
     app = create_app(settings)
     tune_gc()  # thousands of open websockets: see rooms/live/runtime.py
     # proxy_headers off: TRUSTED_PROXIES (rooms.kit.clients) is the one rule for them
     uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False,
+                **uvicorn_options(settings, fd_limit),
                 timeout_graceful_shutdown=10,
                 # websocket limits and heartbeats live in the ASGI server (docs/live.md)
                 ws_per_message_deflate=False, ws_max_size=2 * settings.live_max_message_bytes,

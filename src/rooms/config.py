@@ -102,6 +102,13 @@ class Settings(BaseSettings):
     # ("raise", what the test suite runs with, so a path that forgets the slot fails).
     db_write_guard: Literal["off", "log", "raise"] = "log"
 
+    # --- the embedded server's limits (rooms.serving, rooms.limits; README "Reliability") -
+    server_limit_concurrency: int = Field(4096, ge=16)  # open connections (clamped to fds)
+    server_backlog: int = Field(2048, ge=1)  # the listen queue
+    server_header_timeout_seconds: float = Field(10.0, gt=0)  # else 408, connection closed
+    server_body_idle_timeout_seconds: float = Field(20.0, gt=0)  # no body byte for this: 408
+    ingest_max_concurrent_uploads: int = Field(64, ge=1)  # more at once: 503 uploads_busy
+
     # --- jobs -------------------------------------------------------------------------
     job_timeout_s: float = Field(300.0, gt=0)
     job_max_tries: int = Field(3, ge=1, le=20)
@@ -164,6 +171,7 @@ class Settings(BaseSettings):
     ops_session_cookie_secure: bool = False  # Secure even on plain http (https always is)
     ops_login_lockout_scope: Literal["ip", "ip_user_agent"] = "ip_user_agent"
     ops_login_max_attempts: int = Field(6, ge=1)
+    ops_login_ip_max_attempts: int = Field(30, ge=1)  # per IP, whatever the user agent
     ops_login_lockout_seconds: int = Field(900, ge=1)
     ops_worker_heartbeat_max_age_seconds: int = 180
     # reserved for the dashboard issue (#24)

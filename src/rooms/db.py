@@ -51,7 +51,30 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                               async_creator=_asyncpg_connector(parsed))
+
+
+CONNECT_TIMEOUT_S = 5.0  # a database that does not answer is 503 within this, not a hang
+
+
+def _asyncpg_connector(url: Any) -> Callable[[], Any]:
+    """asyncpg.connect for `url`, bounded by CONNECT_TIMEOUT_S, where a refused, reset or
+    timed-out connection is asyncpg's ConnectionFailureError: SQLAlchemy then raises its
+    DBAPIError (503 `database_unavailable`) instead of letting a bare OSError through."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    dialect = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
+    cargs, cparams = dialect.create_connect_args(url)  # type: ignore[no-untyped-call]
+
+    async def connect() -> Any:
+        try:
+            return await asyncpg.connect(*cargs, **{**cparams, "timeout": CONNECT_TIMEOUT_S})
+        except (OSError, TimeoutError) as exc:
+            raise asyncpg.exceptions.ConnectionFailureError(
+                f"cannot reach the database: {type(exc).__name__}") from exc
+
+    return connect
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

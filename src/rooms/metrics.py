@@ -31,6 +31,15 @@ class Metrics:
         self.after_commit_failures = Counter(
             "rooms_after_commit_failures", "After-commit hooks that raised (the change itself "
             "was committed)", registry=self.registry)
+        self.ops_auth_failures = Counter(
+            "rooms_ops_auth_failures", "Wrong operator secrets, by where they were tried "
+            "(login, bearer, ws)", ["via"], registry=self.registry)
+        self.ops_lockouts = Counter(
+            "rooms_ops_lockouts", "Operator sign-in locks started, per client or per IP",
+            ["scope"], registry=self.registry)
+        self.ops_locked_refusals = Counter(
+            "rooms_ops_locked_refusals", "Operator secrets refused unchecked because the "
+            "client or its IP was locked", ["via"], registry=self.registry)
         self.dependency_up = Gauge("rooms_dependency_up", "1 when a dependency answers",
                                    ["dependency"], registry=self.registry)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,42 @@ async def test_stopping_the_supervisor_cancels_every_run(hub: Hub) -> None:
     async with supervising(hub, specs, {"a": runs.worker(), "b": runs.worker()}, clock) as sup:
         await until(lambda: set(states(sup).values()) == {"running"})
     assert runs.cancelled == {"a": 1, "b": 1}
+
+
+async def test_a_worker_out_of_file_descriptors_backs_off_but_never_parks(hub: Hub) -> None:
+    """EMFILE is the process's want, not the worker's bug: it backs off (growing) and keeps
+    trying, past the flood guard that parks a crashing worker, and runs once fds are back."""
+    clock = Clock()
+    policy = RestartPolicy(backoff_initial_s=1, factor=2, backoff_max_s=4, max_restarts=2,
+                           window_s=600)
+    starts: list[float] = []
+    fds_back = False
+
+    async def opens_files(ctx: WorkerContext) -> None:
+        starts.append(clock.t)
+        if not fds_back:
+            try:
+                raise OSError(errno.EMFILE, "Too many open files")
+            except OSError as exc:
+                raise RuntimeError("stream reader failed") from exc  # wrapped, as libraries do
+        while True:
+            ctx.heartbeat()
+            await asyncio.sleep(0.01)
+
+    async with supervising(hub, [TaskSpec(name="reader", restart=policy)],
+                           {"reader": opens_files}, clock) as sup:
+        for n, delay in enumerate((1, 2, 4, 4, 4, 4), start=1):
+            await until(lambda n=n: len(starts) == n and states(sup)["reader"] == "backoff",
+                        what=f"failure {n}")
+            retry_at = sup.slots["reader"].retry_at
+            assert retry_at == pytest.approx(clock.t + delay)  # growing, capped, never parked
+            clock.t += delay
+            sup.poke()
+        await until(lambda: len(starts) == 7)
+        assert "Too many open files" in sup.crashes[-1].traceback
+        fds_back = True
+        await until(lambda: states(sup)["reader"] == "backoff")
+        clock.t += 4
+        sup.poke()
+        await until(lambda: states(sup)["reader"] == "running" and len(starts) == 8)
+        assert sup.unhealthy() == [] and sup.state == "running"

@@ -1,6 +1,7 @@
 """Sign-in lockout: after N failed attempts a client is refused for a fixed time.
 
-Not a rate-limit window: failures are counted per client key until `lockout_s` pass
+Keys are a client (`rooms.access.operator.lockout_key`) or an IP (`ip_lockout_key`), each with its
+own `max_attempts`. Not a rate-limit window: failures are counted per key until `lockout_s` pass
 without one; the Nth starts a lock that lasts exactly `lockout_s`, right secret or not. The
 lock stores its end time (read against `clock`, so tests move time instead of sleeping).
 State lives in the shared store (`rooms.kit.store`): in Redis with REDIS_URL, so every
@@ -9,6 +10,7 @@ process shares it; if Redis stops answering, this process keeps counting on its 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -31,13 +33,13 @@ class LoginLockout:
         self.store: Store = store if store is not None else MemoryStore()
         self.clock = clock
 
-    async def locked_for(self, key: str) -> int:
-        """Seconds left on this client's lock (0: not locked)."""
-        raw = await self.store.get(LOCK + key)
-        try:
-            until = float(raw) if raw is not None else 0.0
-        except ValueError:
-            until = 0.0
+    async def locked_for(self, *keys: str) -> int:
+        """Seconds left on the longest lock of these keys (0: none locked)."""
+        until = 0.0
+        for key in keys:
+            raw = await self.store.get(LOCK + key)
+            with contextlib.suppress(ValueError):
+                until = max(until, float(raw) if raw is not None else 0.0)
         left = until - self.clock()
         return math.ceil(left) if left > 0 else 0
 

@@ -4,6 +4,13 @@ An operator is a request from OPS_ALLOWED_NETWORKS (empty: any) that carries eit
 `Authorization: Bearer <OPS_SHARED_SECRET>` or a valid `rooms_ops` session cookie, which
 `POST /ops/login` sets. `OperatorDep` guards the operator API; the live endpoints call
 `is_operator` for /ws/ops.
+
+Every place a secret is checked (sign-in, a Bearer header on the operator API, on
+`POST /api/v1/live/token` and on /ws/ops) counts a wrong one against two lockout counters:
+the client's (OPS_LOGIN_LOCKOUT_SCOPE, OPS_LOGIN_MAX_ATTEMPTS) and its IP's, whatever the
+user agent (OPS_LOGIN_IP_MAX_ATTEMPTS). While either is locked, every secret from there is
+refused unchecked (429 `ops_login_locked`; /ws/ops closes with 4429). A session cookie
+already issued keeps working: it is signed, so there is nothing to guess.
 """
 
 from __future__ import annotations
@@ -17,11 +24,14 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from fastapi import Depends, Request, Response
 from starlette.requests import HTTPConnection
 
+from rooms.access.lockout import Attempt
 from rooms.access.sessions import binding
 from rooms.config import Settings
 from rooms.errors import Forbidden, Throttled, Unauthorized, Unavailable
 from rooms.kit.clients import client_ip
 from rooms.logging import get_logger
+
+Via = Literal["login", "bearer", "ws"]  # where a secret was tried (metrics label)
 
 if TYPE_CHECKING:
     from rooms.resources import Resources
@@ -37,14 +47,16 @@ class Operator:
 
 
 # --- guards (rooms.live.guards re-exports these two) ------------------------------------
+def bearer_given(conn: HTTPConnection) -> str | None:
+    """The secret of an `Authorization: Bearer <secret>` header; None without one."""
+    scheme, _, given = conn.headers.get("authorization", "").partition(" ")
+    return given.strip() if scheme.lower() == "bearer" else None
+
+
 def bearer_is_ops_secret(conn: HTTPConnection, settings: Settings) -> bool:
-    """`Authorization: Bearer <OPS_SHARED_SECRET>`, compared in constant time."""
-    header = conn.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    secret = settings.ops_shared_secret.get_secret_value()
-    if scheme.lower() != "bearer" or not secret:
-        return False
-    return hmac.compare_digest(given.strip().encode(), secret.encode())
+    """`Authorization: Bearer <OPS_SHARED_SECRET>`, compared in constant time. Counts nothing."""
+    given = bearer_given(conn)
+    return given is not None and secret_matches(given, settings)
 
 
 def ops_network_allowed(conn: HTTPConnection, settings: Settings) -> bool:
@@ -77,6 +89,12 @@ def lockout_key(conn: HTTPConnection, settings: Settings) -> str:
     return hashlib.sha256(source.encode("utf-8", "replace")).hexdigest()[:32]
 
 
+def ip_lockout_key(conn: HTTPConnection) -> str:
+    """The IP a sign-in attempt also counts against (OPS_LOGIN_IP_MAX_ATTEMPTS), hashed."""
+    ip = client_ip(conn).encode("utf-8", "replace")
+    return "ip:" + hashlib.sha256(ip).hexdigest()[:32]
+
+
 def _ensure_network(conn: HTTPConnection, settings: Settings) -> None:
     if not ops_network_allowed(conn, settings):
         raise Forbidden("operator access is not allowed from this network",
@@ -89,24 +107,67 @@ def _ensure_configured(settings: Settings) -> None:
                           code="ops_not_configured")
 
 
-# --- who is asking ------------------------------------------------------------------------
-async def operator(conn: HTTPConnection, res: Resources) -> Operator | None:
-    """The bearer secret or a valid session cookie; None otherwise. Networks not checked."""
+# --- the lockout --------------------------------------------------------------------------
+async def ensure_not_locked(conn: HTTPConnection, res: Resources, via: Via) -> None:
+    """429 `ops_login_locked` (with Retry-After) while this client or its IP is locked."""
+    left = await res.ops_lockout.locked_for(lockout_key(conn, res.settings),
+                                            ip_lockout_key(conn))
+    if left:
+        res.metrics.ops_locked_refusals.labels(via).inc()
+        log.warning("ops.login.locked_out", client=client_ip(conn), via=via,
+                    retry_after_s=left)
+        raise Throttled(f"too many failed sign-ins; try again in {left} s",
+                        retry_after_s=left, code="ops_login_locked")
+
+
+async def count_failure(conn: HTTPConnection, res: Resources, via: Via) -> Attempt:
+    """One wrong secret against the client's counter and its IP's; the longer lock wins."""
     settings = res.settings
-    if bearer_is_ops_secret(conn, settings):
-        return Operator("bearer")
+    lockout_s = settings.ops_login_lockout_seconds
+    mine = await res.ops_lockout.fail(lockout_key(conn, settings), lockout_s=lockout_s,
+                                      max_attempts=settings.ops_login_max_attempts)
+    shared = await res.ops_lockout.fail(ip_lockout_key(conn), lockout_s=lockout_s,
+                                        max_attempts=settings.ops_login_ip_max_attempts)
+    res.metrics.ops_auth_failures.labels(via).inc()
+    for scope, attempt in (("client", mine), ("ip", shared)):
+        if attempt.locked_for_s:
+            res.metrics.ops_lockouts.labels(scope).inc()
+            log.warning("ops.login.lockout", client=client_ip(conn), scope=scope,
+                        locked_for_s=attempt.locked_for_s)
+    locked_for = max(mine.locked_for_s, shared.locked_for_s)
+    log.warning("ops.login.failed", client=client_ip(conn), via=via, failures=mine.failures,
+                ip_failures=shared.failures, locked_for_s=locked_for)
+    return Attempt(mine.failures, locked_for)
+
+
+# --- who is asking ------------------------------------------------------------------------
+async def operator(conn: HTTPConnection, res: Resources, via: Via = "bearer") -> Operator | None:
+    """The bearer secret or a valid session cookie; None otherwise. Networks not checked.
+
+    A Bearer header is checked under the lockout: refused unchecked while locked (429), and
+    a wrong secret counts as a failed sign-in from this client (`via` labels the metric).
+    """
+    settings = res.settings
+    given = bearer_given(conn)
+    if given is not None and settings.ops_shared_secret.get_secret_value():
+        await ensure_not_locked(conn, res, via)
+        if secret_matches(given, settings):
+            return Operator("bearer")
+        await count_failure(conn, res, via)
     if await res.ops_sessions.valid(settings, conn.cookies.get(COOKIE),
                                     session_binding(conn, settings)):
         return Operator("session")
     return None
 
 
-async def is_operator(conn: HTTPConnection, res: Resources) -> bool:
-    return await operator(conn, res) is not None
+async def is_operator(conn: HTTPConnection, res: Resources, via: Via = "bearer") -> bool:
+    """`operator(...)` is not None; raises Throttled for a locked client's bearer secret."""
+    return await operator(conn, res, via) is not None
 
 
 async def require_operator(request: Request) -> Operator:
-    """Dependency: 403 outside the allowed networks, 503 unconfigured, 401 without a session."""
+    """Dependency: 403 outside the allowed networks, 503 unconfigured, 401 without a session,
+    429 for a bearer secret from a locked client or IP."""
     res: Resources = request.app.state.rooms
     _ensure_network(request, res.settings)
     _ensure_configured(res.settings)
@@ -125,19 +186,11 @@ async def sign_in(request: Request, res: Resources, secret: str) -> str:
     settings = res.settings
     _ensure_network(request, settings)
     _ensure_configured(settings)
-    key = lockout_key(request, settings)
-    locked_for = await res.ops_lockout.locked_for(key)
-    if locked_for:
-        log.warning("ops.login.locked_out", client=client_ip(request), retry_after_s=locked_for)
-        raise Throttled(f"too many failed sign-ins; try again in {locked_for} s",
-                        retry_after_s=locked_for, code="ops_login_locked")
+    await ensure_not_locked(request, res, "login")
     if not secret_matches(secret, settings):
-        attempt = await res.ops_lockout.fail(key, max_attempts=settings.ops_login_max_attempts,
-                                             lockout_s=settings.ops_login_lockout_seconds)
-        log.warning("ops.login.failed", client=client_ip(request), failures=attempt.failures,
-                    locked_for_s=attempt.locked_for_s)
+        await count_failure(request, res, "login")
         raise Forbidden("that is not the operator secret", code="ops_bad_secret")
-    await res.ops_lockout.clear(key)
+    await res.ops_lockout.clear(lockout_key(request, settings))
     log.info("ops.login.ok", client=client_ip(request),
              binding=settings.ops_session_binding_mode)
     return res.ops_sessions.mint(settings, session_binding(request, settings))

@@ -12,11 +12,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rooms.access.operator import is_operator
 from rooms.deps import ResourcesDep
-from rooms.errors import Forbidden, Unauthorized
+from rooms.errors import Forbidden, Throttled, Unauthorized
 from rooms.live.connection import LiveConnection
 from rooms.live.guards import ops_network_allowed, origin_allowed
 from rooms.live.protocol import (
     CLOSE_FORBIDDEN,
+    CLOSE_LOCKED,
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
     OPS_TOPIC,
@@ -46,8 +47,9 @@ class LiveTokenOut(BaseModel):
 
 
 @router.post("/api/v1/live/token", response_model=LiveTokenOut, responses=errors(
-    400, 401, 403, e401="`ops_auth_required` (purpose `ops`)",
-    e403="`ops_network_forbidden` (purpose `ops`)"))
+    400, 401, 403, 429, e401="`ops_auth_required` (purpose `ops`)",
+    e403="`ops_network_forbidden` (purpose `ops`)",
+    e429="`ops_login_locked` (purpose `ops`, a bearer secret from a locked client or IP)"))
 async def live_token(request: Request, res: ResourcesDep,
                      body: LiveTokenIn | None = None) -> JSONResponse:
     """Mint a short-lived, single-use token that opens /ws/live (or /ws/ops for operators)."""
@@ -130,8 +132,11 @@ class LiveSocket:
         if self.kind == "ops":
             if not ops_network_allowed(websocket, settings):
                 return CLOSE_FORBIDDEN, "network not allowed"
-            if await is_operator(websocket, res):  # bearer secret or ops session cookie
-                return None
+            try:
+                if await is_operator(websocket, res, "ws"):  # bearer secret or ops cookie
+                    return None
+            except Throttled:
+                return CLOSE_LOCKED, "too many failed sign-ins"
         try:
             await res.live.tokens.redeem(websocket.query_params.get("token"), self.kind)
         except TokenRefused as exc:

@@ -31,6 +31,7 @@ CLOSE_INTERNAL = 1011
 CLOSE_TRY_AGAIN = 1013  # an ops token while Redis, which remembers used tokens, is away
 CLOSE_UNAUTHORIZED = 4401  # missing, malformed, tampered, expired or reused token
 CLOSE_FORBIDDEN = 4403  # Origin not an allowed host, or outside OPS_ALLOWED_NETWORKS
+CLOSE_LOCKED = 4429  # /ws/ops with a bearer secret from a client or IP locked out of sign-in
 CLOSE_SLOW = 4408  # the client did not take a message for LIVE_SEND_TIMEOUT_S
 
 Op = Literal["subscribe", "unsubscribe", "ping"]

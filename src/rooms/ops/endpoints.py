@@ -33,9 +33,11 @@ from rooms.playback.classify import Thresholds
 router = APIRouter(tags=["ops"])
 NO_STORE = {"Cache-Control": "no-store"}
 LANDING = "/ops/"
-ERRORS = errors(401, 403, 503,
+ERRORS = errors(401, 403, 429, 503,
                 e401="`ops_auth_required`: no valid session or bearer secret",
                 e403="`ops_network_forbidden`: outside OPS_ALLOWED_NETWORKS",
+                e429="`ops_login_locked`: a bearer secret from a client or IP locked out "
+                     "by failed sign-ins, with Retry-After",
                 e503="`ops_not_configured`: OPS_SHARED_SECRET is empty; "
                      "`database_unavailable`")
 REDIRECT = {"description": "Signed in or out: on to the dashboard (`Location: /ops/`); "

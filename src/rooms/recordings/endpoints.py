@@ -64,13 +64,15 @@ TAKE_BODY = _multipart({
 }, ["file", "consent_mode"])
 EPHEMERAL_BODY = _multipart({"file": FILE, "effect_profile": EFFECT, **CONSENT_TEXT}, ["file"])
 UPLOAD_ERRORS = errors(
-    400, 413, 415, 429, 503,
+    400, 408, 413, 415, 429, 503,
     e400="`consent_required`, `invalid_wav`, `not_mono`, `too_long`, `empty_audio`, "
          "`missing_file`, `upload_incomplete`, `upload_interrupted`, `invalid_multipart`, "
          "`invalid_request`, …",
+    e408="`upload_timeout`: no body bytes for SERVER_BODY_IDLE_TIMEOUT_SECONDS",
     e413="`too_large`", e415="`unsupported_media_type`, `unsupported_wav`",
     e429="`ingest_budget_exceeded`, with Retry-After",
-    e503="`intake_paused`, `database_unavailable`, `storage_unavailable`")
+    e503="`intake_paused`, `database_unavailable`, `storage_unavailable`, `uploads_busy` "
+         "(with Retry-After)")
 
 
 def _upload(request: Request, res: Resources) -> AbstractAsyncContextManager[ParsedUpload]:

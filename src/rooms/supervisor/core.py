@@ -20,7 +20,7 @@ from rooms.live.hub import Hub
 from rooms.live.surface import SURFACE
 from rooms.logging import get_logger
 from rooms.supervisor.context import WorkerContext
-from rooms.supervisor.slot import Crash, Slot, WorkerFn, crash_of
+from rooms.supervisor.slot import Crash, Slot, WorkerFn, crash_of, starved_by
 from rooms.supervisor.spec import TaskSpec
 
 log = get_logger("rooms.supervisor")
@@ -207,7 +207,13 @@ class Supervisor:
         slot.stop_reason = None
         if now - started >= slot.spec.restart.window_s:
             slot.failures_in_row = 0  # a long good run: the next failure starts over
-        if error is not None:
+        if error is not None and starved_by(error):
+            crash = crash_of(name, error)
+            self.crashes.append(crash)
+            slot.starved(now, crash.error)
+            log.warning("supervisor.worker.starved", worker=name, error=crash.error,
+                        retry_in_s=round((slot.retry_at or now) - now, 1))
+        elif error is not None:
             crash = crash_of(name, error)
             self.crashes.append(crash)
             slot.failed(now, crash.error)

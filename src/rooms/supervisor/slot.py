@@ -4,11 +4,17 @@ States (CONTRACT §7): `running`; `stopped` (its conditions say it should not ru
 `backoff` (crashed, waiting to restart); `crashloop` (more than `max_restarts` crashes in
 `window_s`: parked until an operator restarts it); `disabled` (off in the table, or no
 implementation in this version).
+
+A run that fails because the process is out of file descriptors or memory (EMFILE, ENFILE,
+ENOBUFS, ENOMEM anywhere in the exception's chain) is *starved*, not broken: it backs off
+as a crash does, but does not count towards the flood guard, so a worker never parks in
+`crashloop` because slow clients held the server's descriptors for a while.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import time
 import traceback
 from collections import deque
@@ -33,6 +39,22 @@ class Crash:
     def as_dict(self) -> dict[str, Any]:
         return {"worker": self.worker, "at": self.at, "error": self.error,
                 "traceback": self.traceback}
+
+
+STARVED_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+def starved_by(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) is the process running out of fds or memory."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, MemoryError) or (
+                isinstance(current, OSError) and current.errno in STARVED_ERRNOS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class Silent(Exception):
@@ -78,6 +100,13 @@ class Slot:
             self.state, self.retry_at = "crashloop", None
         else:
             self.state, self.retry_at = "backoff", now + policy.delay(self.failures_in_row)
+
+    def starved(self, now: float, error: str) -> None:
+        """A run failed for want of fds or memory: back off (growing as crashes do, up to
+        `backoff_max_s`), but never into `crashloop`: the cause is outside the worker."""
+        self.last_error = error
+        self.failures_in_row += 1
+        self.state, self.retry_at = "backoff", now + self.spec.restart.delay(self.failures_in_row)
 
     def as_dict(self, now: float) -> dict[str, Any]:
         silent = None if self.last_beat is None else round(now - self.last_beat, 1)

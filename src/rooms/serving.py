@@ -1,0 +1,110 @@
+"""How `rooms serve` runs uvicorn so that no client can hold it (README "Reliability").
+
+- The fd soft limit is raised to the hard limit at start (`raise_fd_limit`): a 1,024-fd
+  default is what 1,100 half-sent requests exhausted.
+- Connections are bounded (`SERVER_LIMIT_CONCURRENCY`, clamped below the fd limit): past the
+  bound a new connection gets `503` and is closed at once, before it sends anything, so
+  held connections can never take the last descriptor. uvicorn's own `limit_concurrency`
+  (same number) answers 503 to requests past it on kept-alive connections.
+- A request's headers must arrive within `SERVER_HEADER_TIMEOUT_SECONDS`, or the connection
+  gets `408` and is closed (uvicorn has no such timeout of its own).
+- Request bodies are bounded by `rooms.limits.BodyGuardMiddleware` (idle timeout,
+  concurrent uploads); the listen queue by `SERVER_BACKLOG`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from rooms.config import Settings
+from rooms.logging import get_logger
+
+log = get_logger("rooms.serving")
+
+FD_RESERVE = 256  # descriptors kept for the database pool, blobs, spools, Redis, logs
+NR_OPEN_DEFAULT = 1 << 20  # Linux's default fs.nr_open, for an unlimited hard limit
+REFUSED_503 = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+               b"Connection: close\r\nRetry-After: 1\r\nContent-Length: 75\r\n\r\n"
+               b'{"error":{"code":"too_many_connections","message":"try again in a second"}}')
+TIMEOUT_408 = (b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+               b"Connection: close\r\nContent-Length: 77\r\n\r\n"
+               b'{"error":{"code":"header_timeout","message":"request headers came too slowly"}}')
+
+
+def raise_fd_limit() -> int:
+    """Raise RLIMIT_NOFILE's soft limit to its hard limit; the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = NR_OPEN_DEFAULT if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:  # e.g. above fs.nr_open: keep what we have
+            log.warning("serve.fd_limit_unchanged", soft=soft, hard=hard, error=str(exc))
+    return soft
+
+
+def connection_limit(settings: Settings, fd_limit: int) -> int:
+    """SERVER_LIMIT_CONCURRENCY, but never closer than FD_RESERVE to the fd limit."""
+    return max(16, min(settings.server_limit_concurrency, fd_limit - FD_RESERVE))
+
+
+class GuardedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a hard connection bound and a header timeout."""
+
+    header_timeout_s: float = 10.0
+    max_connections: int | None = None
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if self.max_connections is not None and len(self.connections) > self.max_connections:
+            transport.write(REFUSED_503)
+            transport.close()
+            return
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._header_timer is None:  # the next request on a kept-alive connection
+            self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_late)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.write(TIMEOUT_408)
+            self.transport.close()
+
+
+def uvicorn_options(settings: Settings, fd_limit: int) -> dict[str, Any]:
+    """uvicorn.run keyword arguments for these limits."""
+    limit = connection_limit(settings, fd_limit)
+    protocol = type("RoomsHttp", (GuardedHttpTools,),
+                    {"header_timeout_s": float(settings.server_header_timeout_seconds),
+                     "max_connections": limit})
+    log.info("serve.limits", fd_limit=fd_limit, connections=limit,
+             backlog=settings.server_backlog,
+             header_timeout_s=settings.server_header_timeout_seconds)
+    # uvicorn answers 503 at `>= limit_concurrency`; the protocol above refuses past `limit`
+    return {"http": protocol, "limit_concurrency": limit + 1,
+            "backlog": settings.server_backlog}
