@@ -152,14 +152,10 @@ async def posture(res: Resources) -> Posture:
     return value
 
 
-def changed(res: Resources, new: Posture) -> None:
-    """After a committed change: this process uses `new` at once; announce it to the rest."""
-    cache(res).store(new)
-
-
 async def announce(res: Resources, new: Posture) -> None:
-    """Publish the committed posture on `surface` (every api process drops its copy)."""
-    changed(res, new)
+    """After a committed change: this process uses `new` at once, and the posture goes out
+    on `surface` (every api process drops its copy)."""
+    cache(res).store(new)
     await surface.posture_changed(res.events, **new.values())
 
 

@@ -86,9 +86,6 @@ class UnitOfWork:
     def enqueue_after_commit(self, name: str, *args: Any, job_id: str | None = None) -> None:
         self.after_commit(lambda: self.jobs.enqueue(name, *args, job_id=job_id))
 
-    def publish_after_commit(self, topic: str, event: dict[str, Any]) -> None:
-        self.after_commit(lambda: self.events.publish(topic, event))
-
     async def run_on_rollback(self) -> None:
         for fn in reversed(self._on_rollback):
             if fn is None:

@@ -26,7 +26,7 @@ from rooms.recordings.schemas import (
     RevokeIn,
     RevokeOut,
 )
-from rooms.recordings.throttle import charge, client_id
+from rooms.recordings.throttle import charge, charge_revoke, client_id
 from rooms.recordings.upload import ParsedUpload, receive_upload
 from rooms.resources import Resources
 
@@ -147,10 +147,7 @@ async def consume_ephemeral(body: ConsumeIn, uow: UowDep, res: ResourcesDep) -> 
 async def revoke(body: RevokeIn, request: Request, uow: UowDep,
                  res: ResourcesDep) -> JSONResponse:
     """Remove everything of a take: raw audio, derivatives, and it never plays again."""
-    s = res.settings
-    await charge(res.limiter, request, scope="revoke", client_rate=s.public_revoke_rate,
-                 ip_rate=s.public_revoke_ip_rate, code="revoke_throttled",
-                 what="revocation attempts")
+    await charge_revoke(res.limiter, request, res.settings)
     revoked, derivatives = await service.revoke(uow, body.token)
     return JSONResponse(RevokeOut(revoked=revoked, derivatives_deleted=derivatives).model_dump(),
                         headers=NO_STORE)

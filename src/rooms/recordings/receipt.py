@@ -24,7 +24,7 @@ from rooms.models import Artifact
 from rooms.models.enums import ArtifactStatus
 from rooms.openapi import errors
 from rooms.recordings import consent, repository
-from rooms.recordings.throttle import charge
+from rooms.recordings.throttle import charge_revoke
 from rooms.uow import UnitOfWork
 
 router = APIRouter(prefix="/api/v1", tags=["recordings"])
@@ -79,8 +79,5 @@ async def takes_of_code(uow: UnitOfWork, raw_code: str) -> list[dict[str, Any]]:
 async def receipt(body: ReceiptIn, request: Request, uow: UowDep,
                   res: ResourcesDep) -> JSONResponse:
     """The visitor's own take: status, consent, and signed links to listen and download."""
-    s = res.settings
-    await charge(res.limiter, request, scope="revoke", client_rate=s.public_revoke_rate,
-                 ip_rate=s.public_revoke_ip_rate, code="revoke_throttled",
-                 what="revocation attempts")
+    await charge_revoke(res.limiter, request, res.settings)
     return JSONResponse({"takes": await takes_of_code(uow, body.token)}, headers=NO_STORE)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
-from rooms.config import parse_rate
+from rooms.config import Settings, parse_rate
 from rooms.errors import Throttled
 from rooms.kit.clients import CLIENT_COOKIE, CLIENT_HEADER, client_id, client_ip
 from rooms.kit.ratelimit import Budget, RateLimiter
 
-__all__ = ["CLIENT_COOKIE", "CLIENT_HEADER", "charge", "client_id", "client_ip", "peek"]
+__all__ = ["CLIENT_COOKIE", "CLIENT_HEADER", "charge", "charge_revoke", "client_id", "client_ip",
+           "peek"]
 
 
 async def charge(limiter: RateLimiter, conn: HTTPConnection, *, scope: str, client_rate: str,
@@ -22,6 +23,14 @@ async def charge(limiter: RateLimiter, conn: HTTPConnection, *, scope: str, clie
             budget = await limiter.peek(name, key, limit, window)
             raise Throttled(f"too many {what}; try again in {budget.reset_in_s} s",
                             retry_after_s=budget.reset_in_s, code=code)
+
+
+async def charge_revoke(limiter: RateLimiter, conn: HTTPConnection, settings: Settings) -> None:
+    """Count one attempt with a revocation code (revoke, receipt) against
+    PUBLIC_REVOKE_RATE / PUBLIC_REVOKE_IP_RATE: one budget, however the code is used."""
+    await charge(limiter, conn, scope="revoke", client_rate=settings.public_revoke_rate,
+                 ip_rate=settings.public_revoke_ip_rate, code="revoke_throttled",
+                 what="revocation attempts")
 
 
 async def peek(limiter: RateLimiter, conn: HTTPConnection, *, scope: str,
