@@ -36,6 +36,9 @@ CHROMIUM_ARGS = (
 )
 LAUNCH_TIMEOUT_MS = 30_000
 SERVER_START_TIMEOUT_S = 10.0
+# A page's own wait (goto, click, expect): generous, because CI's 2-core machine runs Chromium
+# beside the suite; a step that hangs still fails, only later. One load took >10 s there once.
+PAGE_TIMEOUT_MS = 30_000
 
 
 @functools.cache
@@ -63,8 +66,9 @@ async def launch_chromium(*extra_args: str) -> AsyncIterator[Browser]:
     Every launch gets a fresh, empty profile: Playwright makes a temporary --user-data-dir
     for `launch()` and deletes it on close (it refuses a --user-data-dir in `args`).
     """
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright, expect
 
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args],

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from rooms.models import utcnow
 from tests.audio import wav16
-from tests.browser import chromium_available, launch_chromium, serve_app
+from tests.browser import PAGE_TIMEOUT_MS, chromium_available, launch_chromium, serve_app
 from tests.conftest import unavailable
 from tests.recordings.conftest import blob_keys
 from tests.recordings.test_nosave import OTHER, WINDOW, freeze, nosave_take
@@ -60,7 +60,7 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
     context = await browser.new_context()
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
     try:
         yield await context.new_page()
     finally:

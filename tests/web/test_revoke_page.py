@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.browser import chromium_available, launch_chromium, serve_app
+from tests.browser import PAGE_TIMEOUT_MS, chromium_available, launch_chromium, serve_app
 from tests.conftest import unavailable
 from tests.helpers import resources
 from tests.recordings.conftest import upload
@@ -36,7 +36,7 @@ async def browser() -> AsyncIterator[Browser]:
 async def page(browser: Browser) -> AsyncIterator[Page]:
     """A fresh context (no cookies, no storage) per test."""
     context = await browser.new_context(viewport={"width": 800, "height": 600})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
     try:
         yield await context.new_page()
     finally:
