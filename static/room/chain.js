@@ -31,10 +31,11 @@ export function wearChain(ctx, wear) {
   shaper.curve = driveCurve(p.drive);
   const dry = ctx.createGain(); dry.gain.value = p.dry;
   const output = ctx.createGain();
-  input.connect(hp).connect(lp).connect(shaper).connect(dry).connect(output);
+  // saturate first, then narrow: the band limits also take the drive's harmonics and the hiss
+  input.connect(shaper).connect(hp).connect(lp).connect(dry).connect(output);
   const smear = ctx.createDelay(0.5); smear.delayTime.value = p.smearDelayS;
   const smearGain = ctx.createGain(); smearGain.gain.value = p.smearMix;
-  shaper.connect(smear).connect(smearGain).connect(output);
+  lp.connect(smear).connect(smearGain).connect(output);
   let hiss = null;
   if (p.hiss > 0) {
     hiss = ctx.createBufferSource();
@@ -43,7 +44,7 @@ export function wearChain(ctx, wear) {
     const band = ctx.createBiquadFilter();
     band.type = "bandpass"; band.frequency.value = p.hissBandHz; band.Q.value = 0.6;
     const hissGain = ctx.createGain(); hissGain.gain.value = p.hiss;
-    hiss.connect(band).connect(hissGain).connect(output);
+    hiss.connect(band).connect(hissGain).connect(hp);
   }
   return {
     input, output, params: p,

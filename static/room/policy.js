@@ -132,7 +132,7 @@ export function wearParams(wear) {
     lowpassHz: 16000 * (WEAR_BANDWIDTH_FLOOR_HZ / 16000) ** w,
     lowpassQ: 0.707,
     highpassHz: 40 + 140 * w,
-    drive: 1 + 4 * w,
+    drive: 1.5 * w,
     dry: 1 - 0.14 * w,
     smearMix: 0.22 * w,
     smearDelayS: 0.028 + 0.02 * w,
@@ -141,14 +141,13 @@ export function wearParams(wear) {
   };
 }
 
-/** A soft-saturation curve (tanh), unity slope at drive 1: Float32Array of `n` points. */
-export function driveCurve(drive, n = 1024) {
+/** A soft-saturation curve tanh(k·x)/k: unity slope around zero (quiet parts keep their
+ *  level), peaks rounded towards 1/k; k = 0 is a straight line. Float32Array of `n` points. */
+export function driveCurve(k, n = 1024) {
   const curve = new Float32Array(n);
-  const k = Math.max(1e-3, drive);
-  const norm = Math.tanh(k);
   for (let i = 0; i < n; i++) {
     const x = (i / (n - 1)) * 2 - 1;
-    curve[i] = drive <= 1.0001 ? x : Math.tanh(k * x) / norm;
+    curve[i] = k < 1e-3 ? x : Math.tanh(k * x) / k;
   }
   return curve;
 }

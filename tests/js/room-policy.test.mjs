@@ -108,10 +108,10 @@ test("the wear chain narrows and roughens with wear, and keeps the voice at 1.0"
     assert.ok(params[i].lowpassHz < params[i - 1].lowpassHz);
     assert.ok(params[i].hiss > params[i - 1].hiss);
   }
-  const linear = policy.driveCurve(1, 5);
-  assert.deepEqual(Array.from(linear), [-1, -0.5, 0, 0.5, 1]);
-  const driven = policy.driveCurve(5, 5);
-  assert.ok(driven[3] > 0.5 && driven[4] === 1);
+  assert.deepEqual(Array.from(policy.driveCurve(fresh.drive, 5)), [-1, -0.5, 0, 0.5, 1]);
+  const driven = policy.driveCurve(worn.drive, 1025);
+  assert.ok(Math.abs((driven[513] - driven[512]) * 512 - 1) < 1e-4, "unity slope at zero"); // quiet parts keep their level
+  assert.ok(driven[1024] < 0.7 && driven[1024] > 0.5, "peaks rounded");
 });
 
 test("a long take plays a slice that moves each revolution; a short one plays whole", () => {
