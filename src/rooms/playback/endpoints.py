@@ -90,7 +90,8 @@ async def surface_state(request: Request, res: ResourcesDep) -> JSONResponse:
                         client_rate=res.settings.public_ingest_rate)
     body = {"intake_paused": posture.intake_closed,
             "playback_paused": posture.playback_stopped,
-            "quieter_mode": posture.quieter_mode, "pool_size": size,
+            "quieter_mode": posture.quieter_mode, "room_volume": posture.room_volume,
+            "pool_size": size,
             "ingest_budget": {"limit": budget.limit, "remaining": budget.remaining,
                               "window_s": budget.window_s},
             "kiosk": kiosk_view(posture, res.settings)}

@@ -50,7 +50,7 @@ def _columns(now: datetime | ColumnElement[datetime]) -> tuple[Any, ...]:
     return (Artifact.id, Artifact.wear, Artifact.play_count, Artifact.duration_ms,
             Artifact.created_at, Artifact.last_access_at, Artifact.effect_profile,
             Artifact.topic_tag, Artifact.lifecycle_status, Artifact.deployment_kind,
-            raw_clause(now))
+            raw_clause(now), Artifact.loudness_lufs, Artifact.essence_loudness_lufs)
 
 
 RANK = (Artifact.play_count, Artifact.wear, Artifact.created_at.desc())
@@ -62,7 +62,12 @@ def _candidates(rows: Iterable[Sequence[Any]]) -> list[Candidate]:
                       duration_ms=int(r[3]), created_at=r[4], last_access_at=r[5],
                       effect_profile=str(r[6]), topic_tag=str(r[7]),
                       lifecycle_status=str(r[8]), deployment_kind=str(r[9]),
-                      has_raw=bool(r[10])) for r in rows]
+                      has_raw=bool(r[10]), loudness_lufs=_lufs(r[11]),
+                      essence_loudness_lufs=_lufs(r[12])) for r in rows]
+
+
+def _lufs(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _eligible(now: datetime | ColumnElement[datetime],

@@ -118,6 +118,7 @@ def _artifact_out(res: Resources, k: pool.Classified) -> dict[str, Any]:
             "effect_profile": c.effect_profile, "topic_tag": c.topic_tag,
             # a FOSSIL whose raw expired plays its essence (derivatives.retention)
             "media_kind": "raw" if c.has_raw else "essence",
+            "loudness_lufs": c.media_loudness,  # of what audio_url serves (docs/loudness.md)
             "audio_url": media_tokens.media_url(s, POOL_AUDIO, c.id),
             "playback_ack_url": HEARD_PREFIX + media_tokens.mint(s, POOL_HEARD, c.id)}
 
