@@ -18,6 +18,7 @@ plain factor on the room's base value.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from rooms.config import Settings
 from rooms.playback import deployments
+from rooms.resources import Resources
 
 VERSION = 1
 
@@ -224,6 +226,18 @@ def build(s: Settings) -> dict[str, Any]:
                    "history": dict(POLICY["history"]),
                    "sequencer": dict(POLICY["sequencer"])},
     }
+
+
+def encoded(res: Resources) -> bytes:
+    """`build(res.settings)` as the JSON bytes the route sends, built once per process (the
+    settings never change while it runs), so serving the composition costs no encoding."""
+    held = res.extras.get("room.composition")
+    if not isinstance(held, tuple) or held[0] is not res.settings:
+        body = json.dumps(build(res.settings), ensure_ascii=False, allow_nan=False,
+                          separators=(",", ":")).encode()
+        held = res.extras["room.composition"] = (res.settings, body)
+    data: bytes = held[1]
+    return data
 
 
 def _in_hours(hour: int, start: int, end: int) -> bool:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    literal_column,
     or_,
     select,
     update,
@@ -110,14 +111,23 @@ def batch(conn: Connection, now: datetime, p: Policy, *, exclude: Sequence[int],
     return _candidates(conn.execute(_batch_query(cooled, bool(exclude)), params).all())
 
 
+def _words(values: Iterable[str]) -> list[ColumnElement[str]]:
+    """Constant status words as SQL literals: a list of bound values would be an expanding
+    parameter, re-rendered into the cached statement on every execution (~0.04 ms a
+    pool/next at 100,000 takes)."""
+    words = sorted(values)
+    assert all((w.isascii() and w.replace("_", "").isalnum()) or w == "" for w in words)
+    return [literal_column(f"'{w}'") for w in words]
+
+
 def _prefer_cond(prefer: Prefer) -> list[ColumnElement[bool]]:
     """A preferred batch's condition (deployments.Prefer), with bound `edge` / `absent`."""
     status = func.lower(func.trim(Artifact.lifecycle_status))
     edge = bindparam("edge", type_=UTCDateTime())
     if prefer == "thread_open":
-        return [Artifact.topic_tag != "", status.in_(sorted(deployments.UNRESOLVED))]
+        return [Artifact.topic_tag != "", status.in_(_words(deployments.UNRESOLVED))]
     if prefer == "thread_unfixed":
-        return [Artifact.topic_tag != "", status.not_in(sorted(deployments.RESOLVED))]
+        return [Artifact.topic_tag != "", status.not_in(_words(deployments.RESOLVED))]
     if prefer in ("recent_10d", "recent_14d"):
         return [Artifact.created_at >= edge]
     if prefer == "settled":

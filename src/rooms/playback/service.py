@@ -123,11 +123,21 @@ def _artifact_out(res: Resources, k: pool.Classified) -> dict[str, Any]:
             "playback_ack_url": HEARD_PREFIX + media_tokens.mint(s, POOL_HEARD, c.id)}
 
 
+def policy(res: Resources) -> pool.Policy:
+    """The pool policy of this process's settings, built once (settings never change while
+    a process runs)."""
+    held = res.extras.get("pool.policy")
+    if not isinstance(held, tuple) or held[0] is not res.settings:
+        held = res.extras["pool.policy"] = (res.settings, pool.Policy.from_settings(res.settings))
+    built: pool.Policy = held[1]
+    return built
+
+
 async def next_take(res: Resources, q: NextQuery) -> dict[str, Any]:
     """The body of GET /api/v1/pool/next."""
     rt = pool_runtime(res)
     now = rt.clock()
-    p = pool.Policy.from_settings(res.settings)
+    p = policy(res)
     posture, size, recent, found = await read_pool(res, now, p, q)
     if posture.playback_stopped:
         return {"artifact": None, "pool_size": size, "thread_signal": None,
