@@ -39,7 +39,7 @@ class ControlsIn(BaseModel):
     quieter_mode: bool | None = None
     maintenance_mode: bool | None = None
     mood_bias: Literal["", "clear", "hushed", "suspended", "weathered", "gathering"] | None = None
-    # the room's master volume: a JSON number (not a string, boolean, NaN or Infinity: 422);
+    # the room's master volume: a JSON number (a string, boolean, NaN or Infinity is a 400);
     # clamped to 0..1 and rounded to 0.001 (docs/loudness.md)
     room_volume: StrictFloat | None = Field(default=None, allow_inf_nan=False)
     # the kiosk's fields, normalised as REFERENCE §2.2 ("" = the server's default)
