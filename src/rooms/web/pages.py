@@ -9,8 +9,9 @@ from fastapi.templating import Jinja2Templates
 from rooms import steward
 from rooms.assets import asset_dir
 from rooms.deps import ResourcesDep
+from rooms.ops.artifacts import LIFECYCLE
 from rooms.recordings import consent
-from rooms.web import kiosk
+from rooms.web import kiosk, ops
 
 templates = Jinja2Templates(directory=asset_dir("templates"))
 
@@ -37,6 +38,18 @@ async def kiosk_page(request: Request, res: ResourcesDep) -> HTMLResponse:
          "revoke_url": revoke_url, "qr": kiosk.qr_svg(revoke_url),
          "lang": kiosk.kiosk_view(posture, res.settings)["language"]},
         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+@router.get("/ops/", response_class=HTMLResponse)
+async def ops_page(request: Request, res: ResourcesDep) -> HTMLResponse:
+    """The steward's dashboard once signed in; the sign-in form (and any lockout) before."""
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
+    if await ops.signed_in(request, res):
+        return templates.TemplateResponse(
+            request, "ops.html", {"config": ops.dashboard_config(res.settings, LIFECYCLE)},
+            headers=headers)
+    view = ops.login_view(request, res.settings, await ops.locked_for_s(request, res))
+    return templates.TemplateResponse(request, "ops_login.html", view, headers=headers)
 
 
 @router.get("/", response_class=HTMLResponse)
