@@ -9,9 +9,11 @@ worker, tend the archive. Screenshots go to /tmp/ops-*.png for a person to look 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import shutil
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -59,10 +61,41 @@ async def ops_app(tmp_path_factory: pytest.TempPathFactory,
         yield app
 
 
+class Server:
+    """The app on one fixed loopback port, stoppable and startable: the page's origin, and
+    so its session cookie, stay the same across a restart."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._stack: contextlib.AsyncExitStack | None = None
+
+    async def start(self) -> None:
+        self._stack = contextlib.AsyncExitStack()
+        await self._stack.enter_async_context(serve_app(self.app, self.port))
+
+    async def stop(self) -> None:
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            await stack.aclose()
+
+
 @pytest.fixture(scope="module")
-async def base_url(ops_app: FastAPI) -> AsyncIterator[str]:
-    async with serve_app(ops_app) as url:
-        yield url
+async def server(ops_app: FastAPI) -> AsyncIterator[Server]:
+    held = Server(ops_app)
+    await held.start()
+    try:
+        yield held
+    finally:
+        await held.stop()
+
+
+@pytest.fixture(scope="module")
+def base_url(server: Server) -> str:
+    return server.url
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +145,10 @@ def create_app(settings: Any) -> FastAPI:
     return make(settings)
 
 
-def has_route(app: FastAPI, path: str, method: str = "GET") -> bool:
-    return any(getattr(r, "path", None) == path and method in getattr(r, "methods", ())
-               for r in app.routes)
+def has_route(app: FastAPI, path: str, method: str = "get") -> bool:
+    """Whether the app's OpenAPI lists `method` on `path` (`{}` matches any path parameter)."""
+    pattern = re.compile("^" + re.escape(path).replace(r"\{\}", r"\{[^}]+\}") + "$")
+    return any(pattern.match(p) and method in ops for p, ops in app.openapi()["paths"].items())
 
 
 async def axe(page: Page, where: str) -> None:
@@ -213,6 +247,31 @@ async def test_optional_sections_show_only_when_their_route_answers(
             await expect(dashboard.locator(section)).to_be_hidden()
 
 
+async def test_the_dashboard_reconnects_by_itself_and_catches_up(
+        dashboard: Page, server: Server, ops_app: FastAPI) -> None:
+    from playwright.async_api import expect
+
+    conn = dashboard.locator("#conn")
+    await server.stop()
+    await expect(conn).to_contain_text("Connection lost; trying again in")
+    await expect(dashboard.get_by_role("button", name="Reconnect now")).to_be_visible()
+    # a change while the dashboard was away (another steward, through the API)
+    transport = httpx.ASGITransport(app=ops_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:
+        changed = await api.post("/api/v1/operator/controls", json={"quieter_mode": True},
+                                 headers={"Authorization": f"Bearer {SECRET}"})
+        assert changed.status_code == 200, changed.text
+    await dashboard.screenshot(path="/tmp/ops-reconnecting.png")
+    await server.start()
+    await expect(conn).to_have_text("Live")
+    await expect(dashboard.get_by_role("switch", name="Quieter mode")).to_be_checked()
+    await expect(dashboard.locator("#audit li[data-action='quieter_mode.enabled']")
+                 ).to_have_count(1)
+    await dashboard.get_by_role("switch", name="Quieter mode").uncheck()
+    await expect(dashboard.locator("#audit li[data-action='quieter_mode.disabled']")
+                 ).to_have_count(1)
+
+
 # --- controls -----------------------------------------------------------------------------
 async def test_pausing_playback_reaches_a_listener_at_once_and_is_audited(
         dashboard: Page, http: httpx.AsyncClient) -> None:
@@ -307,7 +366,7 @@ async def test_removing_a_take_takes_it_out_of_the_room(
         dashboard: Page, http: httpx.AsyncClient, ops_app: FastAPI) -> None:
     from playwright.async_api import expect
 
-    if not has_route(ops_app, "/api/v1/operator/artifacts/{artifact_id}/remove", "POST"):
+    if not has_route(ops_app, "/api/v1/operator/artifacts/{}/remove", "post"):
         pytest.skip("POST /api/v1/operator/artifacts/<id>/remove is not in this build yet")
     take = await upload(http)
     row = dashboard.locator(f"#takes tr[data-take='{take}']")
