@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from websockets.asyncio.client import connect
 
 from tests.audio import wav16
@@ -38,8 +40,31 @@ MAX_ATTEMPTS = 3
 LOCKOUT_S = 900
 SURFACE_WITHIN_S = 2.0
 PUSH_S = 1.0  # node status pushes: often, so the page is seen to follow them
+# The policy rooms' pages are meant to live under: no inline script or style anywhere.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "media-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+       "form-action 'self'")
 
 pytestmark = pytest.mark.timeout(180)
+
+
+class StrictCsp:
+    """Pages answered without a Content-Security-Policy get `CSP` (the server's own policy,
+    once it sends one, is the one tested), so an inline script or style fails the module."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_csp(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if ("text/html" in headers.get("content-type", "")
+                        and "content-security-policy" not in headers):
+                    headers["Content-Security-Policy"] = CSP
+            await send(message)
+
+        await self.app(scope, receive, with_csp if scope["type"] == "http" else send)
 
 
 # --- the app, its server, the browser -----------------------------------------------------
@@ -57,6 +82,7 @@ async def ops_app(tmp_path_factory: pytest.TempPathFactory,
         ops_disk_warning_free_percent=0.0, ops_disk_critical_free_gb=0.0,
         ops_disk_critical_free_percent=0.0)
     app = create_app(settings)
+    app.add_middleware(StrictCsp)
     async with app.router.lifespan_context(app):
         yield app
 
@@ -125,8 +151,11 @@ async def dashboard(browser: Browser, base_url: str) -> AsyncIterator[Page]:
     errors: list[str] = []
     page = await context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text)
+            if "Content Security Policy" in msg.text else None)
     try:
-        await page.goto(f"{base_url}/ops/")
+        response = await page.goto(f"{base_url}/ops/")
+        assert response is not None and "content-security-policy" in response.headers
         await expect(page).to_have_title("Steward sign-in · rooms")
         await page.fill("#secret", SECRET)
         await page.get_by_role("button", name="Sign in").click()
@@ -154,7 +183,9 @@ def has_route(app: FastAPI, path: str, method: str = "get") -> bool:
 async def axe(page: Page, where: str) -> None:
     """No serious or critical axe-core violation on the page as it is now."""
     if not await page.evaluate("typeof axe !== 'undefined'"):
-        await page.add_script_tag(path=str(AXE))
+        # Evaluated through the DevTools protocol, which the page's CSP does not govern
+        # (a <script> tag would be inline, and refused).
+        await page.evaluate(f"() => {{ {AXE.read_text()}\n; window.axe = axe; }}")
     found: list[dict[str, Any]] = await page.evaluate(
         """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
              .map(v => ({id: v.id, impact: v.impact, help: v.help,
