@@ -125,15 +125,29 @@ function chart(id, counts, title, colourOf) {
 
 // --- workers and the crash ring ----------------------------------------------------------
 function renderWorkers(workers) {
+  // Rows are updated in place: a push every few seconds must not take the keyboard focus
+  // off a Restart button.
   const rows = Object.entries(workers).sort(([a], [b]) => a.localeCompare(b));
-  $("workers").replaceChildren(...rows.map(([name, w]) => el("tr", { "data-worker": name },
-    el("th", { scope: "row", text: name }),
-    el("td", {}, el("span", { class: `dot st-${w.state}`, "aria-hidden": "true" }), ` ${workerLine(w)}`),
-    el("td", { text: String(w.restarts) }),
-    el("td", { text: w.last_heartbeat_s_ago === null || w.last_heartbeat_s_ago === undefined ? "–" : `${span(w.last_heartbeat_s_ago)} ago` }),
-    el("td", {}, w.last_error ? el("code", { text: w.last_error }) : "–"),
-    el("td", {}, el("button", { type: "button", class: "small", "aria-label": `Restart ${name}`,
-      text: "Restart", onclick: () => restart(name) })))));
+  const body = $("workers");
+  const byName = new Map([...body.querySelectorAll("tr[data-worker]")].map((tr) => [tr.dataset.worker, tr]));
+  for (const [name, tr] of byName) if (!(name in workers)) tr.remove();
+  for (const [name, w] of rows) {
+    let tr = byName.get(name);
+    if (!tr) {
+      tr = el("tr", { "data-worker": name }, el("th", { scope: "row", text: name }),
+        el("td", { class: "state" }), el("td", { class: "restarts" }), el("td", { class: "beat" }),
+        el("td", { class: "error" }),
+        el("td", {}, el("button", { type: "button", class: "small", "aria-label": `Restart ${name}`,
+          text: "Restart", onclick: () => restart(name) })));
+    }
+    tr.querySelector(".state").replaceChildren(
+      el("span", { class: `dot st-${w.state}`, "aria-hidden": "true" }), ` ${workerLine(w)}`);
+    tr.querySelector(".restarts").textContent = String(w.restarts);
+    tr.querySelector(".beat").textContent = w.last_heartbeat_s_ago === null || w.last_heartbeat_s_ago === undefined
+      ? "–" : `${span(w.last_heartbeat_s_ago)} ago`;
+    tr.querySelector(".error").replaceChildren(w.last_error ? el("code", { text: w.last_error }) : "–");
+    body.append(tr);  // in name order (moving a node keeps its focus)
+  }
   // Read the crash ring again only when a worker's story moved (not on every push).
   const print = JSON.stringify(rows.map(([n, w]) => [n, w.state, w.restarts, w.last_error]));
   if (print !== workerPrint) {
@@ -146,7 +160,9 @@ async function loadCrashes() {
   const r = await api("/api/v1/operator/workers");
   if (!r.ok) return;
   const crashes = r.body.crashes || [];
-  $("crashes").replaceChildren(...(crashes.length ? crashes.map((c) => el("details", { class: "crash" },
+  const open = new Set([...$("crashes").querySelectorAll("details[open]")].map((d) => d.dataset.key));
+  $("crashes").replaceChildren(...(crashes.length ? crashes.map((c) => el("details", {
+    class: "crash", "data-key": `${c.worker}@${c.at}`, open: open.has(`${c.worker}@${c.at}`) },
     el("summary", {}, el("strong", { text: c.worker }), ` ${stamp(c.at)}: `, el("code", { text: c.error })),
     el("pre", { text: c.traceback }))) : [el("p", { text: "None." })]));
 }
@@ -347,22 +363,27 @@ function editorRow(t) {
     el("label", { for: topic.id, text: "Topic tag" }), topic,
     el("label", { for: status.id, text: `Lifecycle status (${t.deployment_kind})` }), status,
     el("button", { type: "submit", class: "small", text: "Save" }),
-    el("button", { type: "button", class: "small secondary", text: "Cancel", onclick: () => { draft = null; renderTakes(); } }),
+    el("button", { type: "button", class: "small secondary", text: "Cancel", onclick: () => closeEditor() }),
     result);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const fields = metadataChanges(t, draft);
-    if (!Object.keys(fields).length) { draft = null; renderTakes(); return; }
+    if (!Object.keys(fields).length) return closeEditor();
     say(result, "Saving…");
     const r = await api(`/api/v1/operator/artifacts/${t.id}/metadata`, { method: "PATCH", body: fields });
     if (!r.ok) return say(result, errorText(r.status, r.body), true);
     takes = takes.map((x) => (x.id === t.id ? r.body.artifact : x));
-    draft = null;
-    renderTakes();
+    closeEditor();
     say($("archive-result"), `Take #${t.id} saved: ${r.body.changed.join(", ") || "no change"}.`);
     loadAudit();
   });
   return el("tr", { class: "editing" }, el("td", { colspan: 9 }, form));
+}
+
+function closeEditor() {
+  draft = null;
+  renderTakes();
+  if (takesStale) loadTakes();
 }
 
 function renderTakes() {
@@ -375,7 +396,11 @@ function renderTakes() {
   $("takes-more").hidden = takesCursor === null;
 }
 
-async function loadTakes(more = false) {
+let takesStale = false;
+
+async function loadTakes(more = false, { quiet = false } = {}) {
+  if (quiet && draft) { takesStale = true; return; }  // not under the steward's typing
+  takesStale = false;
   const q = new URLSearchParams({ limit: PAGE });
   const status = $("archive-status").value;
   if (status) q.set("status", status);
@@ -538,7 +563,7 @@ function onPoolChange() {
   if (poolTimer !== null) return;
   poolTimer = setTimeout(() => {
     poolTimer = null;
-    loadTakes();
+    loadTakes(false, { quiet: true });
     if (!$("moderation").hidden) loadModeration();
     loadSummary();
   }, 300);

@@ -417,3 +417,36 @@ async def test_removing_a_take_takes_it_out_of_the_room(
         if body["artifact"] is not None:
             offered.add(body["artifact"]["id"])
     assert take not in offered
+
+
+# --- the audit trail ----------------------------------------------------------------------
+async def test_the_audit_trail_pages_back(dashboard: Page, http: httpx.AsyncClient) -> None:
+    from playwright.async_api import expect
+
+    bearer = {"Authorization": f"Bearer {SECRET}"}
+    for i in range(22):  # more than a page of actions, from another steward
+        changed = await http.post("/api/v1/operator/controls", headers=bearer,
+                                  json={"quieter_mode": i % 2 == 0})
+        assert changed.status_code == 200, changed.text
+    total = len((await operator_get(http, "/api/v1/operator/actions?limit=200"))["items"])
+    assert 22 < total < 200
+    await dashboard.reload()
+    entries = dashboard.locator("#audit li")
+    await expect(entries).to_have_count(20)
+    await dashboard.get_by_role("button", name="Older actions").click()
+    await expect(entries).to_have_count(min(40, total))
+    if total <= 40:
+        await expect(dashboard.get_by_role("button", name="Older actions")).to_be_hidden()
+    await expect(entries.first).to_have_attribute("data-action", "quieter_mode.disabled")
+
+
+async def test_signing_out_ends_the_session(dashboard: Page, base_url: str) -> None:
+    from playwright.async_api import expect
+
+    await dashboard.get_by_role("button", name="Sign out").click()
+    await expect(dashboard).to_have_title("Steward sign-in · rooms")
+    cookies = await dashboard.context.cookies(base_url)
+    assert not [c for c in cookies if c["name"] == "rooms_ops"]
+    await dashboard.goto(f"{base_url}/ops/")
+    await expect(dashboard).to_have_title("Steward sign-in · rooms")
+    await axe(dashboard, "the sign-in page")
