@@ -16,6 +16,17 @@ export function span(seconds) {
   return m ? `${h} h ${m} min` : `${h} h`;
 }
 
+/**
+ * A wait as a countdown says it without chattering: whole minutes rounded up ("15 min")
+ * while more than 50 s are left, then tens of seconds ("40 s"), then seconds under 10.
+ */
+export function waitLeft(seconds) {
+  const s = Math.max(0, Math.ceil(Number(seconds) || 0));
+  if (s > 50) return span(Math.ceil(s / 60) * 60);
+  if (s >= 10) return `${Math.ceil(s / 10) * 10} s`;
+  return `${s} s`;
+}
+
 /** "just now", "3 min ago", "in 2 h": `iso` against `now` (ms since the epoch). */
 export function relative(iso, now = Date.now()) {
   if (!iso) return "never";

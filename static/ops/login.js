@@ -1,6 +1,6 @@
 // The /ops/ sign-in form: posts the secret to POST /ops/login (JSON answer), then opens the
 // dashboard; says plainly when the secret is wrong and, during a lockout, how long is left.
-import { span } from "./format.js";
+import { waitLeft } from "./format.js";
 
 const form = document.getElementById("login-form");
 const input = document.getElementById("secret");
@@ -11,7 +11,7 @@ const config = JSON.parse(document.getElementById("ops-login-config").textConten
 let lockTimer = null;
 
 function lockedMessage(seconds) {
-  return `Too many failed sign-ins from this browser. Try again in ${span(seconds)}.`;
+  return `Too many failed sign-ins from this browser. Try again in ${waitLeft(seconds)}.`;
 }
 
 /** Refuse sign-in for `seconds`, counting down once a second, then invite another try. */
@@ -28,7 +28,8 @@ function lockFor(seconds) {
       result.textContent = "You can try again now.";
       return;
     }
-    result.textContent = lockedMessage(left);
+    const text = lockedMessage(left);
+    if (result.textContent !== text) result.textContent = text;  // a live region: no chatter
   };
   tick();
   lockTimer = setInterval(tick, 1000);

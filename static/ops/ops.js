@@ -49,6 +49,11 @@ async function api(path, { method = "GET", body } = {}) {
   return { ok: resp.ok, status: resp.status, body: data };
 }
 
+/** Write only a change: a live region re-announces text that is set again. */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 function say(node, text, bad = false) {
   node.textContent = text;
   node.classList.toggle("bad", bad);
@@ -67,7 +72,7 @@ function renderStatus(s) {
   const { level, reasons } = classify(s);
   const badge = $("level");
   badge.className = `badge lvl-${level}`;
-  badge.textContent = { ready: "Ready", degraded: "Degraded", broken: "Broken" }[level];
+  setText(badge, { ready: "Ready", degraded: "Degraded", broken: "Broken" }[level]);
   $("reasons").replaceChildren(...reasons.map((r) => el("li", { text: r })));
   figures($("counts"), [
     ["Playable", s.playable ?? "?"], ["Active", s.active ?? "?"],
@@ -591,7 +596,7 @@ function onState(s) {
   conn.className = `conn conn-${s.state}`;
   $("reconnect").hidden = s.state !== "waiting";
   if (s.state === "live") {
-    conn.textContent = "Live";
+    setText(conn, "Live");
     if (dropped) refreshAll();  // what happened while we were away
     dropped = false;
   } else if (s.state === "connecting") conn.textContent = "Connecting…";

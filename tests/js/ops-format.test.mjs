@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  span, relative, duration, gb, sortWarnings, classify, colour, reasonText, workerLine,
+  span, waitLeft, relative, duration, gb, sortWarnings, classify, colour, reasonText, workerLine,
   lifecycleOptions, metadataChanges, errorText, validTime,
 } from "../../static/ops/format.js";
 
@@ -19,6 +19,21 @@ test("spans read as a person says them", () => {
   assert.equal(duration(125_000), "2 min 5 s");
   assert.equal(gb(12.345), "12.3 GB");
   assert.equal(gb(null), "?");
+});
+
+test("a countdown speaks in minutes, then tens of seconds, then seconds", () => {
+  assert.equal(waitLeft(900), "15 min");
+  assert.equal(waitLeft(841), "15 min");
+  assert.equal(waitLeft(840), "14 min");
+  assert.equal(waitLeft(3601), "1 h 1 min");
+  assert.equal(waitLeft(60), "1 min");
+  assert.equal(waitLeft(51), "1 min");
+  assert.equal(waitLeft(50), "50 s");
+  assert.equal(waitLeft(41), "50 s");
+  assert.equal(waitLeft(40), "40 s");
+  assert.equal(waitLeft(9.2), "10 s");
+  assert.equal(waitLeft(9), "9 s");
+  assert.equal(waitLeft(-1), "0 s");
 });
 
 test("times are relative to now, either way", () => {

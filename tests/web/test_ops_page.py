@@ -238,8 +238,8 @@ async def test_wrong_secrets_lock_the_browser_out_and_say_for_how_long(
         await page.screenshot(path="/tmp/ops-login-locked.png", full_page=True)
         # a reload knows too: the time left is counted down from what the server says
         await page.reload()
-        await expect(result).to_contain_text("Too many failed sign-ins from this browser. "
-                                             "Try again in 14 min")
+        await expect(result).to_have_text("Too many failed sign-ins from this browser. "
+                                          "Try again in 15 min.")
         await expect(page.get_by_role("button", name="Sign in")).to_be_disabled()
         await axe(page, "the sign-in page, locked out")
     finally:
