@@ -246,6 +246,24 @@ async def test_wrong_secrets_lock_the_browser_out_and_say_for_how_long(
         await context.close()
 
 
+async def test_the_page_tells_the_dashboard_only_public_choices(ops_app: FastAPI) -> None:
+    from rooms.web.ops import script_json
+
+    transport = httpx.ASGITransport(app=ops_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        signed_out = await c.get("/ops/")
+        signed_in = await c.get("/ops/", headers={"Authorization": f"Bearer {SECRET}"})
+    assert signed_out.status_code == 200 and "Steward sign-in" in signed_out.text
+    assert signed_out.headers["cache-control"] == "no-store"
+    assert signed_in.status_code == 200 and "Steward's dashboard" in signed_in.text
+    raw = signed_in.text.split('id="ops-config">', 1)[1].split("</script>", 1)[0]
+    config = json.loads(raw)
+    assert config["lifecycle"]["memory"] == ["open", "resolved"]
+    assert config["deployment"] == "memory" and config["statusPushS"] == PUSH_S
+    assert SECRET not in signed_in.text
+    assert "<" not in script_json({"x": "</script><script>alert(1)</script>"})
+
+
 async def test_the_dashboard_shows_the_node_live(dashboard: Page) -> None:
     from playwright.async_api import expect
 
