@@ -121,6 +121,26 @@ function renderStatus(s) {
     el("li", {}, el("strong", { text: f.job }), ` ${stamp(f.at)}: `, el("code", { text: f.error }))));
 
   if (s.operator_state) fillSwitches(s.operator_state);
+  followPrints(s);
+}
+
+// Sections without events of their own are read again when a push shows they moved:
+// devices when connections or device warnings change, the review queue and the archive
+// when the archive's counts change (a held take is not announced on `surface`).
+let devicePrint = null;
+let archivePrint = null;
+
+function followPrints(s) {
+  const devices = JSON.stringify([s.live && s.live.topics,
+    (s.warnings || []).filter((w) => w.code === "device_gone").map((w) => w.message)]);
+  if (devicePrint !== null && devices !== devicePrint && !$("devices").hidden) loadDevices();
+  devicePrint = devices;
+  const archive = JSON.stringify(s.artifacts);
+  if (archivePrint !== null && archive !== archivePrint) {
+    if (!$("moderation").hidden) loadModeration();
+    loadTakes(false, { quiet: true });
+  }
+  archivePrint = archive;
 }
 
 function chart(id, counts, title, colourOf) {
@@ -492,8 +512,19 @@ function scheduleRow(day) {
   return tr;
 }
 
+function showOpenness(now) {
+  if (!now || typeof now.open !== "boolean") return;
+  const parts = ["intake", "playback", "streams"].filter((k) => now[k]);
+  const next = now.next_change_at ? ` Next change ${relative(now.next_change_at)} (${stamp(now.next_change_at)}).` : "";
+  const text = now.open
+    ? `Open now${parts.length < 3 ? ` (${parts.join(", ") || "nothing running"})` : ""}.${next}`
+    : `Closed now.${next}`;
+  setText($("openness"), text);
+}
+
 function renderSchedule() {
   $("schedule-zone").textContent = `Times are in ${schedule.timezone || "the node's time zone"}.`;
+  showOpenness(schedule.now);
   $("schedule-rows").replaceChildren();
   for (const day of schedule.weekly || []) $("schedule-rows").append(scheduleRow(day));
 }
@@ -578,14 +609,20 @@ function onEvent(m) {
   if (m.op === "lagged") return refreshAll();
   if (m.topic === "ops") {
     if (m.event === "node_status") renderStatus(m);
-    else if (m.event === "steward_action") addActions([m]);
+    else if (m.event === "steward_action") {
+      if (m.id !== undefined) addActions([m]);
+      else loadAudit();  // an announcement without its row: read the trail's head again
+    }
     else if (m.event === "devices" || m.event === "device") loadDevices();
     else if (m.event === "moderation") loadModeration();
     else if (m.event === "worker") loadStatus();
   } else if (m.topic === "surface") {
     if (m.event === "posture") fillControls(m);
     else if (m.event === "pool") onPoolChange();
-    else if (m.event === "schedule" && !$("schedule").hidden) loadSchedule();
+    else if (m.event === "hours") {
+      showOpenness(m);
+      if (m.changed === "schedule" && !$("schedule").hidden) loadSchedule();
+    }
   }
 }
 

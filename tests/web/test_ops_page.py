@@ -375,6 +375,35 @@ async def test_kiosk_settings_are_saved_and_bad_values_are_explained(
     await expect(dashboard.locator("#kiosk-result")).to_have_class("result bad")
 
 
+async def test_opening_hours_are_edited_on_the_dashboard(
+        dashboard: Page, http: httpx.AsyncClient, ops_app: FastAPI) -> None:
+    from playwright.async_api import expect
+
+    if not has_route(ops_app, "/api/v1/operator/schedule", "put"):
+        pytest.skip("GET|PUT /api/v1/operator/schedule is not in this build yet")
+    section = dashboard.locator("#schedule")
+    await expect(section).to_contain_text("Open now")
+    await dashboard.get_by_role("button", name="Add hours").click()
+    await dashboard.select_option("#schedule-rows tr >> nth=0 >> select", "2")
+    await dashboard.get_by_label("Opens, row 1").fill("09:30")
+    await dashboard.get_by_label("Closes, row 1").fill("17:00")
+    await dashboard.get_by_label("Streams, row 1").uncheck()
+    await dashboard.get_by_role("button", name="Save opening hours").click()
+    await expect(dashboard.locator("#schedule-result")).to_have_text("Opening hours saved.")
+    stored = await operator_get(http, "/api/v1/operator/schedule")
+    assert [(w["day"], w["open"], w["close"], w["streams"]) for w in stored["weekly"]] == [
+        (2, "09:30", "17:00", False)]
+    await expect(dashboard.locator("#audit li[data-action='schedule.updated']")).to_have_count(1)
+    await axe(dashboard, "the opening hours")
+    await dashboard.screenshot(path="/tmp/ops-hours.png", full_page=True)
+    # back to always open, so the visitors of the next tests find the kiosk open
+    await dashboard.get_by_role("button", name="Remove row 1").click()
+    await dashboard.get_by_role("button", name="Save opening hours").click()
+    await expect(dashboard.locator("#audit li[data-action='schedule.updated']")).to_have_count(2)
+    assert (await operator_get(http, "/api/v1/operator/schedule"))["weekly"] == []
+    await expect(section).to_contain_text("Open now")
+
+
 # --- workers ------------------------------------------------------------------------------
 async def test_restarting_a_worker(dashboard: Page) -> None:
     from playwright.async_api import expect
