@@ -549,7 +549,7 @@ function wireSchedule() {
     const bad = weekly.find((d) => !validTime(d.open) || !validTime(d.close));
     if (bad) return say($("schedule-result"), `${DAYS[bad.day]}: times are HH:MM.`, true);
     say($("schedule-result"), "Saving…");
-    const r = await api("/api/v1/operator/schedule", { method: "PUT", body: { ...schedule, weekly } });
+    const r = await api("/api/v1/operator/schedule", { method: "PUT", body: { timezone: schedule.timezone, weekly } });
     if (!r.ok) return say($("schedule-result"), errorText(r.status, r.body), true);
     schedule = r.body;
     renderSchedule();
