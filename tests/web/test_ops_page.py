@@ -264,7 +264,8 @@ async def test_the_page_tells_the_dashboard_only_public_choices(ops_app: FastAPI
     assert "<" not in script_json({"x": "</script><script>alert(1)</script>"})
 
 
-async def test_the_dashboard_shows_the_node_live(dashboard: Page) -> None:
+async def test_the_dashboard_shows_the_node_live(dashboard: Page,
+                                                 http: httpx.AsyncClient) -> None:
     from playwright.async_api import expect
 
     page = dashboard
@@ -272,6 +273,10 @@ async def test_the_dashboard_shows_the_node_live(dashboard: Page) -> None:
     await expect(page.locator("#deps")).to_contain_text("database")
     workers = page.locator("#workers")
     await expect(workers.locator("tr[data-worker='topic1_worker']")).to_contain_text("running")
+    if "reason" in (await operator_get(http, "/api/v1/operator/workers"))["workers"][
+            "analysis_phase"]:  # the supervisor says why a worker is stopped
+        await expect(workers.locator("tr[data-worker='analysis_phase']")).to_contain_text(
+            "stopped: too few listeners")
     await expect(page.locator("#chart-lanes svg")).to_have_attribute(
         "aria-label", "Lanes: fresh 0, mid 0, worn 0")
     await expect(page.locator("#listeners")).to_contain_text("Everyone connected")
@@ -404,6 +409,26 @@ async def test_opening_hours_are_edited_on_the_dashboard(
     await expect(section).to_contain_text("Open now")
 
 
+async def test_room_volume_is_a_slider_when_the_node_has_it(
+        dashboard: Page, http: httpx.AsyncClient) -> None:
+    from playwright.async_api import expect
+
+    state = (await operator_get(http, "/api/v1/operator/controls"))["operator_state"]
+    slider = dashboard.get_by_role("slider", name=re.compile("^Room volume"))
+    if "room_volume" not in state:
+        await expect(slider).to_be_hidden()
+        pytest.skip("this build's controls have no room_volume")
+    await expect(slider).to_be_visible()
+    before = float(state["room_volume"])
+    await slider.focus()
+    await dashboard.keyboard.press("ArrowLeft" if before > 0 else "ArrowRight")
+    await expect(dashboard.locator("#controls-result")).to_contain_text("room_volume")
+    after = (await operator_get(http, "/api/v1/operator/controls"))["operator_state"]
+    assert abs(after["room_volume"] - before) == pytest.approx(0.05)
+    await expect(dashboard.locator("#room_volume_out")).to_have_text(
+        f"{round(after['room_volume'] * 100)}%")
+
+
 # --- workers ------------------------------------------------------------------------------
 async def test_restarting_a_worker(dashboard: Page) -> None:
     from playwright.async_api import expect
@@ -485,6 +510,49 @@ async def test_the_audit_trail_pages_back(dashboard: Page, http: httpx.AsyncClie
     if total <= 40:
         await expect(dashboard.get_by_role("button", name="Older actions")).to_be_hidden()
     await expect(entries.first).to_have_attribute("data-action", "quieter_mode.disabled")
+
+
+async def test_held_takes_wait_for_a_steward(
+        browser: Browser, ops_app: FastAPI, tmp_path: Path, sqlite_template: Path) -> None:
+    """MODERATION=hold on a node of its own: approve one take into the pool, reject one."""
+    from playwright.async_api import expect
+
+    if not has_route(ops_app, "/api/v1/operator/moderation"):
+        pytest.skip("GET /api/v1/operator/moderation is not in this build yet")
+    db = tmp_path / "held.db"
+    shutil.copyfile(sqlite_template, db)
+    app = create_app(make_settings(tmp_path, database_url=f"sqlite+aiosqlite:///{db}",
+                                   moderation="hold", ops_storage_path=str(tmp_path),
+                                   ops_disk_warning_free_gb=0.0, ops_disk_warning_free_percent=0.0,
+                                   ops_disk_critical_free_gb=0.0,
+                                   ops_disk_critical_free_percent=0.0))
+    async with (app.router.lifespan_context(app), serve_app(app) as url,
+                httpx.AsyncClient(base_url=url, timeout=30) as visitor):
+        kept, dropped = await upload(visitor), await upload(visitor)
+        assert (await visitor.get("/api/v1/pool/next")).json()["artifact"] is None
+        context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(PAGE_TIMEOUT_MS)
+        page = await context.new_page()
+        try:
+            await page.goto(f"{url}/ops/")
+            await page.fill("#secret", SECRET)
+            await page.get_by_role("button", name="Sign in").click()
+            queue = page.locator("#moderation-items")
+            await expect(queue.locator("li[data-take]")).to_have_count(2)
+            await axe(page, "the review queue")
+            await page.screenshot(path="/tmp/ops-review.png", full_page=True)
+            await page.get_by_role("button", name=f"Approve take {kept}").click()
+            await expect(page.locator("#moderation-result")).to_have_text(
+                f"Take #{kept} approved: it joins the pool.")
+            await page.get_by_role("button", name=f"Reject take {dropped}").click()
+            await expect(page.locator("#moderation-result")).to_have_text(
+                f"Take #{dropped} rejected and removed.")
+            await expect(queue).to_have_text("Nothing is waiting.")
+        finally:
+            await context.close()
+        offered = {(await visitor.get("/api/v1/pool/next")).json()["artifact"]["id"]
+                   for _ in range(5)}
+        assert offered == {kept}
 
 
 async def test_signing_out_ends_the_session(dashboard: Page, base_url: str) -> None:
