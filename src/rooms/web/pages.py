@@ -40,6 +40,12 @@ async def kiosk_page(request: Request, res: ResourcesDep) -> HTMLResponse:
         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
+@router.get("/", response_class=HTMLResponse)
+async def landing_page(request: Request) -> HTMLResponse:
+    """Where to go: the kiosk, the room, the steward's dashboard, removing a take."""
+    return templates.TemplateResponse(request, "index.html", {})
+
+
 @router.get("/ops/", response_class=HTMLResponse)
 async def ops_page(request: Request, res: ResourcesDep) -> HTMLResponse:
     """The steward's dashboard once signed in; the sign-in form (and any lockout) before."""
@@ -50,9 +56,3 @@ async def ops_page(request: Request, res: ResourcesDep) -> HTMLResponse:
             headers=headers)
     view = ops.login_view(request, res.settings, await ops.locked_for_s(request, res))
     return templates.TemplateResponse(request, "ops_login.html", view, headers=headers)
-
-
-@router.get("/", response_class=HTMLResponse)
-async def landing_page(request: Request) -> HTMLResponse:
-    """Where to go: the kiosk, the room, the steward's dashboard, removing a take."""
-    return templates.TemplateResponse(request, "index.html", {})
