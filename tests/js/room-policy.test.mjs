@@ -70,8 +70,9 @@ test("a cue's gap: play cues by the cue factor, pauses by the pause factor, time
 });
 
 test("the gain rule: to the target, capped, 0 dB until measured, master under room_volume", () => {
-  const rule = policy.loudnessRule(COMP); // the defaults while the server sends none
+  const rule = policy.loudnessRule(COMP); // the server's rule (docs/loudness.md)
   assert.equal(rule.target_lufs, -23);
+  assert.deepEqual(policy.loudnessRule({}), policy.loudnessRule(COMP)); // defaults if absent
   assert.equal(policy.takeGainDb(-29, rule), 6);
   assert.equal(policy.takeGainDb(-17, rule), -6);
   assert.equal(policy.takeGainDb(-60, rule), 18);   // a whisper is lifted at most +18 dB

@@ -308,6 +308,30 @@ async def test_the_stewards_pause_stops_the_room_within_2_s(room: Page, server: 
                 and e["t"] < resumed_at - 1]
 
 
+async def test_quieter_mode_and_a_muted_room_follow_the_steward(room: Page,
+                                                                 server: Server) -> None:
+    began = time.monotonic()
+    await steward(server, quieter_mode=True, room_volume=0.0)
+    await room.wait_for_function(
+        "() => document.getElementById('room').dataset.quieter === '1'"
+        " && window.rooms.room.volume === 0", timeout=10_000)
+    took = time.monotonic() - began
+    assert took < 2.0, took
+    muted_at = await page_now(room)
+    # the loop plays on, muted: what ends now was not heard, and is not acknowledged
+    await wait_log(room, f"log.filter(e => e.type === 'ended' && e.t > {muted_at}).length >= 2")
+    assert await room.evaluate("() => window.rooms.room.bus.master.gain.value") < 0.01
+    await steward(server, quieter_mode=False, room_volume=1.0)
+    await wait_log(room, "log.some(e => e.type === 'posture' && e.volume === 1 && !e.quieter)")
+    loud_at = await page_now(room)
+    await wait_log(room, f"log.some(e => e.type === 'ack' && e.t > {loud_at})")
+    events = await log(room)
+    muted = {e["id"] for e in events if e["type"] == "ended" and muted_at < e["t"] < loud_at}
+    assert muted and not [e for e in events if e["type"] == "ended" and e["heard"]
+                          and muted_at < e["t"] < loud_at]
+    assert not [e for e in events if e["type"] == "ack" and muted_at + 300 < e["t"] < loud_at]
+
+
 async def test_a_revoked_take_stops_at_once_and_never_returns(
         room: Page, server: Server, room_app: FastAPI, archive: dict[int, str]) -> None:
     since = await page_now(room)
