@@ -31,7 +31,7 @@ from rooms.playback import composition
 from tests.audio import wav16
 from tests.browser import chromium_available, launch_chromium, serve_app
 from tests.conftest import make_settings, unavailable
-from tests.helpers import resources
+from tests.helpers import resources, run_jobs
 from tests.ops.conftest import SECRET
 from tests.recordings.conftest import upload
 from tests.web.test_kiosk_page import _read_wav, voiced
@@ -61,7 +61,8 @@ async def room_app(tmp_path_factory: pytest.TempPathFactory,
     tmp = tmp_path_factory.mktemp("room")
     db = tmp / "rooms.db"
     shutil.copyfile(sqlite_template, db)
-    settings = make_settings(tmp, database_url=f"sqlite+aiosqlite:///{db}", timezone="UTC")
+    settings = make_settings(tmp, database_url=f"sqlite+aiosqlite:///{db}", timezone="UTC",
+                             room_fossil_visuals_enabled=True)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
@@ -108,15 +109,18 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-async def archive(server: Server) -> dict[int, str]:
-    """TAKES takes of 1 s: {artifact id: revocation code}."""
+async def archive(server: Server, room_app: FastAPI) -> dict[int, str]:
+    """TAKES takes of 1 s, the first a FOSSIL (its spectrogram rendered): {artifact id:
+    revocation code}."""
     held: dict[int, str] = {}
     async with httpx.AsyncClient(base_url=server.url) as client:
-        for _ in range(TAKES):
-            resp = await upload(client, wav16(1.0))
+        for i in range(TAKES):
+            resp = await upload(client, wav16(1.0), mode="FOSSIL" if i == 0 else "ROOM",
+                                effect_profile=("clear", "warm", "radio", "dream")[i % 4])
             assert resp.status_code == 201, resp.text
             body = resp.json()
             held[int(body["artifact"]["id"])] = body["revocation_token"]
+    await run_jobs(room_app)
     return held
 
 
@@ -129,6 +133,9 @@ async def room(browser: Browser, server: Server, archive: dict[int, str]
     errors: list[str] = []
     page = await context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sent: list[Any] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
+    page.sent_frames = sent  # type: ignore[attr-defined]
     await page.goto(server.url + PAGE)
     await page.wait_for_selector("#room[data-ready='1']")
     try:
@@ -281,6 +288,17 @@ async def test_the_room_plays_the_archive_without_repeats_and_counts_audible_pla
         assert counts[take] >= acked.count(take) - 1
     assert sum(counts.values()) >= len(acked) - 1
     await expect(room.locator("#status")).to_have_text("The room is playing.")
+    # the quiet visual layer: the FOSSIL's spectrogram and the live streams' text
+    await expect(room.locator("#fossils img")).to_have_count(1)
+    await room.wait_for_function(
+        "() => document.querySelector('#fossils img').naturalWidth > 0")
+    await expect(room.locator("#streams li").first).not_to_be_empty()
+    # the device report went out on the socket
+    reports = [json.loads(f) for f in room.sent_frames  # type: ignore[attr-defined]
+               if isinstance(f, str) and '"device"' in f]
+    assert reports and reports[0]["kind"] == "room" and reports[0]["name"] == "test-room"
+    assert reports[-1]["status"]["audio"] == "running"
+    assert any(r["status"]["playing"] for r in reports)
     await room.screenshot(path=str(SHOT), full_page=True)
     await axe(room)
 
