@@ -12,11 +12,23 @@ const SKIP_MS = 400;                            // after a failed fetch, the nex
 const STOP_REASONS = new Set(["revoked", "expired", "removed", "essence"]);
 const DENSITY_RANK = { light: 0, medium: 1, dense: 2 };
 
+/** Whether opening hours let the room play, from surface/state (`hours.playback`, else
+ *  `open`) or a `surface` `hours` event (`playback`, else `open`); null when not said. */
+export function playbackOpen(p) {
+  const known = (v) => v !== null && v !== undefined;
+  if (p.hours && typeof p.hours === "object" && known(p.hours.playback)) return Boolean(p.hours.playback);
+  if (p.event === "hours" && known(p.playback)) return Boolean(p.playback);
+  if (known(p.open)) return Boolean(p.open);
+  return null;
+}
+
 export class Room {
   /** comp: the composition; effects: GET /api/v1/effects; ctx: an AudioContext; storage:
-   *  localStorage; windowSize, pace: see docs/room.md; onChange(room): view updates. */
+   *  localStorage; windowSize, pace: see docs/room.md; onChange(room): view updates;
+   *  onStale(): re-read the steward's state (pool/next said paused when we did not know). */
   constructor({ comp, effects, ctx, storage = null, windowSize = null, pace = 1,
-                rng = Math.random, onChange = () => {}, fetcher = (...a) => fetch(...a) }) {
+                rng = Math.random, onChange = () => {}, onStale = () => {},
+                fetcher = (...a) => fetch(...a) }) {
     this.comp = comp;
     this.effects = Object.fromEntries((effects || []).map((e) => [e.code, e]));
     this.ctx = ctx;
@@ -25,6 +37,7 @@ export class Room {
     this.rng = rng;
     this.fetch = fetcher;
     this.onChange = onChange;
+    this.onStale = onStale;     // the server disagrees with what we know: re-read surface/state
     const size = windowSize ?? (comp.policy && comp.policy.anti_repetition_window_size) ?? 12;
     this.window = new RepeatWindow({ storage, size });
     this.seq = new Sequencer(comp, { rng });
@@ -93,13 +106,15 @@ export class Room {
   }
 
   // --- the steward, live ------------------------------------------------------------------------
-  /** A posture (surface/state or a `surface` posture event): pause, quieter mode, volume, open. */
+  /** A posture (surface/state, a `surface` posture or hours event): pause, quieter mode,
+   *  volume, opening hours. Fields a message does not carry stay as they were. */
   applyPosture(p) {
     if (!p) return;
     const paused = Boolean(p.playback_paused || p.maintenance_mode);
     if ("quieter_mode" in p) this.quieter = Boolean(p.quieter_mode);
     if ("room_volume" in p && p.room_volume !== null) this.volume = Number(p.room_volume);
-    if ("open" in p && p.open !== null && p.open !== undefined) this.open = Boolean(p.open);
+    const open = playbackOpen(p);
+    if (open !== null) this.open = open;
     if ("playback_paused" in p) this.paused = paused;
     if (this.paused || !this.open) {
       this.stopAll(this.paused ? "paused" : "closed");
@@ -292,7 +307,8 @@ export class Room {
     this.poolSize = Number(body.pool_size) || 0;
     this.reason = body.reason || null;
     if (body.reason === "playback_paused" && !this.paused) {
-      this.applyPosture({ playback_paused: true }); // an event we missed; surface/state follows
+      this.applyPosture({ playback_paused: true }); // an event we missed (or the hours)...
+      this.onStale();                                // ...surface/state says which, and when it ends
     }
     const artifact = body.artifact;
     if (!artifact) { this.changed(); return { kind: "none", reason: body.reason }; }

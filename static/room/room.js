@@ -119,7 +119,8 @@ async function main() {
   let storage = null;
   try { storage = window.localStorage; } catch { /* private mode: the window lives in memory */ }
   room = new Room({ comp, effects: await effectsCatalog(), ctx, storage,
-                    windowSize: num("window"), pace: num("pace") ?? 1, onChange: render });
+                    windowSize: num("window"), pace: num("pace") ?? 1, onChange: render,
+                    onStale: () => refreshSurface() });
   window.rooms = { room }; // for a person (or a test) at the console
   ctx.addEventListener("statechange", render);
   $("b-toggle").addEventListener("click", () => {
@@ -131,9 +132,8 @@ async function main() {
     device: () => ({ playing: room.isPlaying, audio: ctx.state, mode: room.mode }),
     onOpen: refreshSurface,
     onEvent: (msg) => {
-      if (msg.topic === "surface" && msg.event === "posture") {
+      if (msg.topic === "surface" && (msg.event === "posture" || msg.event === "hours")) {
         room.applyPosture(msg);
-        if (!("open" in msg)) refreshSurface(); // opening hours come with surface/state
       } else if (msg.topic === "surface" && msg.event === "pool") {
         room.poolChanged(msg.change, msg.artifact_id);
         if (msg.change === "added" || msg.change === "essence") refreshFossils();
