@@ -6,7 +6,8 @@ import { outputBus, playTake, toneBed } from "./chain.js";
 import { cueGapMs, loudnessRule, masterGain, sliceOf } from "./policy.js";
 import { RepeatWindow, Sequencer } from "./sequencer.js";
 
-export const MEMORY_TAKES = 12;                 // takes held for an outage
+export const MEMORY_TAKES = 12;                 // takes held for an outage...
+export const MEMORY_BYTES = 64 * 1024 * 1024;   // ...within this much decoded audio
 export const OUTAGE_REPLAY_MS = 30 * 60 * 1000; // replay them for at most this long
 const SKIP_MS = 400;                            // after a failed fetch, the next cue comes soon
 const STOP_REASONS = new Set(["revoked", "expired", "removed", "essence"]);
@@ -200,6 +201,10 @@ export class Room {
       await this.sleep(60_000);
       return;
     }
+    if (this.ctx.state !== "running") { // the browser holds the sound until a gesture (Start)
+      await this.sleep(1000);
+      return;
+    }
     const { cue, pacing, scene, movement } = this.seq.next({
       when: new Date(), poolSize: this.poolSize, quieterMode: this.quieter });
     this.pacing = pacing;
@@ -256,6 +261,15 @@ export class Room {
       const got = await this.fetchTake({ ...cue, lane: "any", mood: "any" });
       if (got.kind === "take") await this.play(got, { ack: true, layerGain: o.gain_multiplier });
     })();
+  }
+
+  /** Forget the oldest held takes beyond MEMORY_TAKES or MEMORY_BYTES (decoded float32). */
+  trimMemory() {
+    const bytes = () => [...this.memory.values()].reduce(
+      (sum, h) => sum + h.buffer.length * h.buffer.numberOfChannels * 4, 0);
+    while (this.memory.size > MEMORY_TAKES || (this.memory.size > 1 && bytes() > MEMORY_BYTES)) {
+      this.memory.delete(this.memory.keys().next().value);
+    }
   }
 
   /** A held take to replay while the server is away: the one replayed longest ago; none once
@@ -349,7 +363,7 @@ export class Room {
     if (ack) {
       this.memory.delete(id);
       this.memory.set(id, { artifact, buffer });
-      while (this.memory.size > MEMORY_TAKES) this.memory.delete(this.memory.keys().next().value);
+      this.trimMemory();
       try {
         const resp = await this.fetch(artifact.playback_ack_url, { method: "POST" });
         this.note("ack", { id, status: resp.status });

@@ -122,7 +122,7 @@ async function main() {
                     windowSize: num("window"), pace: num("pace") ?? 1, onChange: render,
                     onStale: () => refreshSurface() });
   window.rooms = { room }; // for a person (or a test) at the console
-  ctx.addEventListener("statechange", render);
+  ctx.addEventListener("statechange", () => { render(); room.wake(); });
   $("b-toggle").addEventListener("click", () => {
     if (room.running && ctx.state === "running") room.pause();
     else room.start();

@@ -212,8 +212,8 @@ def test_the_js_fixture_is_the_servers_composition(tmp_path: Path) -> None:
     assert {k: built[k] for k in fixture} == fixture
 
 
-async def test_the_wear_chain_wears_but_keeps_the_voice(browser: Browser,
-                                                       server: Server) -> None:
+async def test_the_wear_chain_wears_but_keeps_the_voice(
+        browser: Browser, server: Server, archive: dict[int, str]) -> None:
     espeak = shutil.which("espeak-ng")
     if espeak is None:
         unavailable("espeak-ng is missing (apt-get install espeak-ng, or make services)",
@@ -227,8 +227,10 @@ async def test_the_wear_chain_wears_but_keeps_the_voice(browser: Browser,
     context = await browser.new_context()
     try:
         page = await context.new_page()
-        await page.goto(f"{server.url}/room/?autostart=0")
-        await page.wait_for_selector("#room[data-ready='1']")
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/pool/next" in r.url else None)
+        await page.goto(f"{server.url}/room/?autostart=0&pace=0.05")
+        await page.wait_for_selector("#room[data-ready='1'][data-state='stopped']")
         rendered = await page.evaluate(
             """async ({samples, rate}) => {
                  const { wearChain } = await import("/static/room/chain.js");
@@ -247,6 +249,16 @@ async def test_the_wear_chain_wears_but_keeps_the_voice(browser: Browser,
                  };
                  return [await render(0), await render(0.5), await render(1)];
                }""", {"samples": source.tolist(), "rate": rate})
+        # ?autostart=0: nothing was asked for until Start
+        from playwright.async_api import expect
+
+        await expect(page.locator("#b-toggle")).to_have_text("Start")
+        assert not asked
+        await page.click("#b-toggle")
+        await expect(page.locator("#b-toggle")).to_have_text("Pause")
+        await wait_log(page, "log.some(e => e.type === 'play')")
+        await page.click("#b-toggle")
+        await page.wait_for_selector("#room[data-state='stopped'][data-now='']")
     finally:
         await context.close()
     fresh, half, worn = (np.asarray(r) for r in rendered)
