@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -210,6 +211,24 @@ def test_the_js_fixture_is_the_servers_composition(tmp_path: Path) -> None:
     built = composition.build(make_settings(tmp_path, timezone="UTC"))
     fixture = json.loads(FIXTURE.read_text())
     assert {k: built[k] for k in fixture} == fixture
+
+
+async def test_the_page_carries_the_composition_and_no_inline_code(
+        client: httpx.AsyncClient, app: FastAPI) -> None:
+    page = await client.get("/room/")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    text = page.text
+    blob = text.split('<script type="application/json" id="room-config">', 1)[1]
+    config = json.loads(blob.split("</script>", 1)[0])
+    assert config["composition"] == composition.build(resources(app).settings)
+    assert {e["code"] for e in config["effects"]} == {"clear", "warm", "radio", "dream"}
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", text, re.S)
+    inline = [a for a, body in scripts if "application/json" not in a and body.strip()]
+    assert inline == []
+    assert " style=" not in text and not re.search(r"\son[a-z]+=", text)
+    for path in ("room.js", "loop.js", "chain.js", "policy.js", "sequencer.js", "live.js",
+                 "room.css"):
+        assert (await client.get(f"/static/room/{path}")).status_code == 200
 
 
 async def test_the_wear_chain_wears_but_keeps_the_voice(
