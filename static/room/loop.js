@@ -60,6 +60,7 @@ export class Room {
     this.looping = false;
     this.log = [];
     this.reason = null;        // why nothing plays: empty_pool | playback_paused | null
+    this.gone = new Set();     // ids revoked or expired while this page runs (never played)
   }
 
   note(type, detail = {}) {
@@ -79,6 +80,9 @@ export class Room {
   }
 
   get isPlaying() { return this.playing.size > 0; }
+
+  /** The visitor started it, the steward has not paused it, the hours let it play. */
+  get canPlay() { return this.running && !this.paused && this.open; }
 
   /** The output can be heard: the context runs and the master gain is above zero. */
   audible() {
@@ -111,6 +115,7 @@ export class Room {
    *  volume, opening hours. Fields a message does not carry stay as they were. */
   applyPosture(p) {
     if (!p) return;
+    const could = this.canPlay;
     const paused = Boolean(p.playback_paused || p.maintenance_mode);
     if ("quieter_mode" in p) this.quieter = Boolean(p.quieter_mode);
     if ("room_volume" in p && p.room_volume !== null) this.volume = Number(p.room_volume);
@@ -125,7 +130,7 @@ export class Room {
     this.note("posture", { paused: this.paused, quieter: this.quieter, volume: this.volume,
                            open: this.open });
     this.changed();
-    this.wake();
+    if (could !== this.canPlay) this.wake(); // a volume or quieter change keeps the gaps
   }
 
   applyMaster() {
@@ -138,6 +143,10 @@ export class Room {
   poolChanged(change, id) {
     if (STOP_REASONS.has(change)) {
       this.memory.delete(id);
+      if (change !== "essence") {
+        this.gone.add(id);
+        if (this.gone.size > 1000) this.gone.delete(this.gone.values().next().value);
+      }
       const handle = this.playing.get(id);
       if (handle) {
         handle.stop(0.05);
@@ -197,7 +206,7 @@ export class Room {
   }
 
   async step() {
-    if (!this.running || this.paused || !this.open) {
+    if (!this.canPlay) {
       await this.sleep(60_000);
       return;
     }
@@ -227,12 +236,14 @@ export class Room {
       return;
     }
     if (got.kind === "offline") {
+      if (!this.canPlay) return;
       this.setTone("sparse");
       const held = this.replayable();
       if (!held) { await this.sleep(Math.max(gap, 1000 * this.pace)); return; }
       await this.playLayers([this.play(held, { ack: false })], gap);
       return;
     }
+    if (!this.canPlay || this.gone.has(got.artifact.id)) return; // changed while fetching
     this.setTone("duck");
     const layers = [this.play(got, { ack: true })];
     const extra = this.maybeOverlap(got.artifact, pacing, cue);
@@ -242,7 +253,7 @@ export class Room {
 
   async playLayers(layers, gap) {
     await Promise.all(layers);
-    if (this.running && !this.paused && this.open) this.setTone("sparse");
+    if (this.canPlay) this.setTone("sparse");
     await this.sleep(gap);
   }
 
@@ -257,9 +268,9 @@ export class Room {
     const delay = o.min_delay_ms + this.rng() * Math.max(0, o.max_delay_ms - o.min_delay_ms);
     return (async () => {
       await this.sleep(delay);
-      if (!this.running || this.paused || !this.open) return;
+      if (!this.canPlay) return;
       const got = await this.fetchTake({ ...cue, lane: "any", mood: "any" });
-      if (got.kind === "take") await this.play(got, { ack: true, layerGain: o.gain_multiplier });
+      if (got.kind === "take" && this.canPlay && !this.gone.has(got.artifact.id)) await this.play(got, { ack: true, layerGain: o.gain_multiplier });
     })();
   }
 
