@@ -361,7 +361,7 @@ def verify(path: Path, progress: Progress | None = None) -> Verified:
         try:
             infos = {i.name: i for i in tar.getmembers()}
         except (tarfile.TarError, OSError, EOFError) as exc:
-            raise ArchiveError(f"the archive is damaged ({exc})") from None
+            raise ArchiveError(f"the archive is damaged or cut short ({exc})") from None
         manifest = _read_manifest(tar)
         members: dict[str, dict[str, Any]] = manifest["members"]
         known = {t.name: t for t in tables()}
