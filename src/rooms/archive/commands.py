@@ -89,10 +89,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run one of this package's commands; returns the exit code."""
     from rooms.db import migrate
 
-    settings = ensure_secrets(settings)
     console = _console()
-    if args.command == "restore":
+    if args.command == "restore":  # verified before anything (secrets included) is written
         return _restore(args, settings, console)
+    settings = ensure_secrets(settings)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.resolved_database_url)
     if args.command == "import":
@@ -175,6 +175,7 @@ def _restore(args: argparse.Namespace, settings: Settings, console: Console) -> 
                   f"(made {verified.manifest.get('created_at')})")
     if args.verify_only:
         return 0
+    settings = ensure_secrets(settings)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.resolved_database_url)
     return asyncio.run(_restore_verified(file, verified, settings, console))
