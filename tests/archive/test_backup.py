@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from rooms.archive import backup as archive
+from rooms.archive import importer
 from rooms.archive.context import cli_resources
 from rooms.config import Settings
 from rooms.models import AccessEvent, Artifact, ConsentManifest, Derivative, StewardAction
@@ -54,7 +55,7 @@ async def test_backup_then_restore_into_an_empty_instance(
     room, room_code = await _take(client, "ROOM", 300)
     fossil, _ = await _take(client, "FOSSIL", 500)
     kept, _ = await _take(client, "ROOM", 700)
-    gone, gone_code = await _take(client, "ROOM", 900)
+    _, gone_code = await _take(client, "ROOM", 900)
     assert (await client.post("/api/v1/revoke", json={"token": gone_code})).status_code == 200
     nosave = await client.post("/api/v1/ephemeral/audio",
                                files={"file": ("t.wav", tone_wav(1.0, 1100), "audio/wav")},
@@ -101,11 +102,13 @@ async def test_backup_then_restore_into_an_empty_instance(
     assert after["actions"][:len(before["actions"])] == before["actions"]
     assert after["actions"][-1][0] == "restore.completed"
 
-    # the restored instance takes new uploads on fresh ids (PostgreSQL sequences moved on)
+    # the restored instance takes new takes on fresh ids (PostgreSQL's sequences moved on)
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "n.wav").write_bytes(tone_wav(1.0, 1300))
     async with cli_resources(target) as dest:
-        async with dest.sessions() as session:
-            top = (await session.execute(select(func.max(Artifact.id)))).scalar_one()
-    assert top == max(before["artifact"])
+        added = await importer.import_dir(dest, tmp_path / "new", consent_mode="ROOM")
+    assert [o.status for o in added.outcomes] == ["imported"]
+    assert added.outcomes[0].artifact_id == max(before["artifact"]) + 1
 
 
 async def test_a_damaged_archive_is_refused_and_nothing_changes(
