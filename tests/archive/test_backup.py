@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import tarfile
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from rooms.archive import backup as archive
 from rooms.archive import importer
 from rooms.archive.context import cli_resources
 from rooms.config import Settings
+from rooms.derivatives.tasks import expire_raw
 from rooms.models import AccessEvent, Artifact, ConsentManifest, Derivative, StewardAction
 from rooms.resources import Resources
 from tests.archive.conftest import tone_wav
@@ -153,3 +156,43 @@ async def test_restore_refuses_a_database_that_is_not_empty(
     await archive.backup(res, path)
     with pytest.raises(archive.ArchiveError, match="not empty"):
         await archive.restore(res, path)
+
+
+async def test_expiries_since_the_backup_are_not_restored(
+        app: FastAPI, client: httpx.AsyncClient, tmp_path: Path, target: Settings) -> None:
+    """Retention expired both takes after the backup (the ledger says so): the restore
+    writes them as EXPIRED and never writes their audio."""
+    res = resources(app)
+    first, _ = await _take(client, "ROOM", 300)
+    second, _ = await _take(client, "ROOM", 500)
+    path = tmp_path / "b.tar"
+    await archive.backup(res, path)
+    later = time.time() + (res.settings.raw_ttl_hours_room + 1) * 3600
+    swept = await expire_raw(res.job_context(), now_ts=later)
+    assert swept["expired"] == 2
+    async with cli_resources(target) as dest:
+        report = await archive.restore(dest, path)
+        assert await dest.blobs.list("raw/") == []
+        async with dest.sessions() as session:
+            statuses = dict((await session.execute(select(Artifact.id, Artifact.status))).all())
+    assert report.reapplied == {"expired": 2} and report.blobs_written == 0
+    assert statuses == {first: "EXPIRED", second: "EXPIRED"}
+
+
+async def test_audio_past_its_retention_is_not_restored(
+        app: FastAPI, client: httpx.AsyncClient, tmp_path: Path, target: Settings) -> None:
+    """Without a ledger entry (no sweep ran yet), time alone keeps expired audio out: the
+    restore does not write it and its retention sweeps mark the take."""
+    res = resources(app)
+    take, _ = await _take(client, "ROOM", 300)
+    path = tmp_path / "b.tar"
+    await archive.backup(res, path)
+    later = datetime.now(UTC) + timedelta(hours=res.settings.raw_ttl_hours_room + 1)
+    async with cli_resources(target) as dest:
+        report = await archive.restore(dest, path, now=later)
+        assert await dest.blobs.list("raw/") == []
+        async with dest.sessions() as session:
+            row = (await session.execute(select(Artifact.status, Artifact.raw_uri))).one()
+    assert report.withheld_expired == 1 and report.reapplied == {}
+    assert tuple(row) == ("EXPIRED", "")
+    assert take
