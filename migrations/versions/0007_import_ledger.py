@@ -1,7 +1,7 @@
 """import_ledger: what `rooms import` has taken in, keyed by an HMAC of the content
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-30 20:00:00
 
 One row per file content imported (rooms/archive/importer.py). `content_hmac` is an
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
