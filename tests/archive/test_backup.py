@@ -130,10 +130,16 @@ async def test_a_damaged_archive_is_refused_and_nothing_changes(
     cut.write_bytes(good.read_bytes()[: member.offset_data + 100])
     junk = tmp_path / "junk.tar"
     junk.write_bytes(b"not an archive at all" * 100)
+    zipped = tmp_path / "good.tar.gz"
+    await archive.backup(res, zipped)
+    squashed = bytearray(zipped.read_bytes())
+    squashed[len(squashed) // 2] ^= 0xFF
+    bad_gz = tmp_path / "bad.tar.gz"
+    bad_gz.write_bytes(bytes(squashed))
 
     messages = {}
     async with cli_resources(target) as dest:
-        for bad in (flipped, cut, junk):
+        for bad in (flipped, cut, junk, bad_gz):
             with pytest.raises(archive.ArchiveError) as refused:
                 await archive.restore(dest, bad)
             messages[bad.name] = str(refused.value)
@@ -145,7 +151,9 @@ async def test_a_damaged_archive_is_refused_and_nothing_changes(
     assert "SHA-256 does not match" in messages["flipped.tar"]
     assert "manifest" in messages["cut.tar"] or "cut short" in messages["cut.tar"]
     assert "not a readable rooms backup" in messages["junk.tar"]
+    assert messages["bad.tar.gz"]
     assert archive.verify(good).tables["artifact"] == 1
+    assert archive.verify(zipped).tables["artifact"] == 1
 
 
 async def test_restore_refuses_a_database_that_is_not_empty(

@@ -314,7 +314,7 @@ class Verified:
 def _open(path: Path) -> tarfile.TarFile:
     try:
         return tarfile.open(path, "r:*")
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise ArchiveError(f"{path} is not a readable rooms backup ({exc})") from None
 
 
@@ -325,7 +325,7 @@ def _read_manifest(tar: tarfile.TarFile) -> dict[str, Any]:
     except KeyError:
         raise ArchiveError("the archive has no manifest.json: not a rooms backup, or cut "
                            "short") from None
-    except (ValueError, tarfile.TarError, OSError, EOFError) as exc:
+    except (ValueError, tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise ArchiveError(f"the manifest cannot be read ({exc})") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise ArchiveError("not a rooms backup (manifest format)")
@@ -360,7 +360,7 @@ def verify(path: Path, progress: Progress | None = None) -> Verified:
     with _open(path) as tar:
         try:
             infos = {i.name: i for i in tar.getmembers()}
-        except (tarfile.TarError, OSError, EOFError) as exc:
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             raise ArchiveError(f"the archive is damaged or cut short ({exc})") from None
         manifest = _read_manifest(tar)
         members: dict[str, dict[str, Any]] = manifest["members"]
