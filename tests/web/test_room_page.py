@@ -404,6 +404,17 @@ async def test_a_revoked_take_stops_at_once_and_never_returns(
     archive.pop(target)
 
 
+async def test_a_new_take_joins_the_loop(room: Page, server: Server,
+                                        archive: dict[int, str]) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        resp = await upload(client, wav16(1.0))
+        assert resp.status_code == 201, resp.text
+    new = int(resp.json()["artifact"]["id"])
+    archive[new] = resp.json()["revocation_token"]
+    await wait_log(room, f"log.some(e => e.type === 'ack' && e.id === {new} "
+                         "&& e.status === 200)", timeout=30_000)
+
+
 async def test_the_room_outlives_the_server_and_resumes_after_a_restart(
         room: Page, server: Server) -> None:
     await room.wait_for_function("() => window.rooms.room.memory.size >= 2")
