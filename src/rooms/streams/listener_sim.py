@@ -10,7 +10,7 @@ the streams it held seek again.
 
 `--ws URL` mode: it opens the server's live websocket like a real client (a token from
 `URL/api/v1/live/token`), subscribes to `beacons`, and answers a seeking beacon by
-subscribing to the beacon's `topic`; it holds one stream at a time. Leaving is closing the
+subscribing to the beacon's `stream_topic`; it holds one stream at a time. Leaving is closing the
 socket.
 
 `--prefer high|low` (seed 002's bandit idea, kept simple): among the beacons it could answer
@@ -169,7 +169,7 @@ async def run_ws(base_url: str, listener_id: str, *, taste: Taste, target: str |
             beacon = pick([message], {}, target, taste)
             if beacon is None:
                 continue
-            held = str(beacon.get("topic") or beacon["stream_id"])
+            held = str(beacon.get("stream_topic") or beacon["stream_id"])
             taste.took(beacon)
             await ws.send(json.dumps({"op": "subscribe", "topics": [held]}))
             log.info("listener_sim.subscribed", stream=beacon["stream_id"], topic=held,

@@ -15,11 +15,11 @@ instead of beaconing on its own for ever. From then on each of its ticks is also
 topic `commons` as `{"topic": "commons", "stream": STREAM_ID, **event}` (ticks of every
 member interleave there as they happen). A listener on `commons` (websocket or store)
 attaches every member; members never beacon alone: while nobody hears the commons, it sends
-one beacon for all (`stream_id` and `topic` "commons", `streams`: each member's state) at
+one beacon for all (`stream_id` and `stream_topic` "commons", `streams`: each member's state) at
 the NOISE_SEEK_BEACON_INTERVAL_ESC_S pace. A member leaves the commons when a listener comes
 for it by name (its own topic, or its stream id in the store), or when its run ends.
 
-Every beacon carries seed 002's fields plus `topic` (what to subscribe to) and `commons`
+Every beacon carries seed 002's fields plus `stream_topic` (what to subscribe to) and `commons`
 (whether the stream is merged); `state` is `commons` for a member nobody hears.
 """
 
@@ -115,7 +115,7 @@ class Stream:
             self.commons.join(self.stream_id)  # lonely past the shutdown limit: merge
         if beacon is None:
             return None
-        beacon.update(topic=self.topic, commons=self.merged)
+        beacon.update(stream_topic=self.topic, commons=self.merged)
         await self._send(beacon)
         return beacon
 
@@ -136,7 +136,7 @@ class Stream:
                   "mode": "commons", "entropy_profile": entropy_profile,
                   "tempo_range_s": list(self.seeker.tempo_range_s),
                   "tokens_hint": list(tokens_hint or []), "spore": spore,
-                  "beacon_n": c.beacon_n, "topic": COMMONS, "commons": True,
+                  "beacon_n": c.beacon_n, "stream_topic": COMMONS, "commons": True,
                   "streams": dict(sorted(c.members.items()))}
         await self._send(beacon)
         return beacon
