@@ -3,6 +3,7 @@ attaches them all, and a stream leaves when a listener comes for it by name."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import pytest
 
 from rooms.live.hub import Hub
 from rooms.streams.stream import Commons, Stream
+from rooms.supervisor import Supervisor
+from rooms.supervisor.context import WorkerContext
+from rooms.supervisor.spec import TaskSpec
 from tests.conftest import make_settings
 from tests.streams.streamkit import CONFIG, Clock, drain, file_store, stream
 
@@ -82,3 +86,33 @@ async def test_without_the_opt_in_a_stream_beacons_for_ever(hub: Hub, tmp_path: 
             sent.append(x)
     assert sent[-1]["state"] == "seeking_escalate" and sent[-1]["commons"] is False
     assert s.seeker.shutdown_intent and not s.merged
+
+
+async def test_any_worker_can_opt_in(tmp_path: Path) -> None:
+    """`commons: true` in the table makes a plain worker a seeking stream that merges."""
+    settings = make_settings(tmp_path, noise_seek_lonely_after_s=0,
+                             noise_seek_escalate_after_s=0, noise_seek_shutdown_after_s=0,
+                             noise_seek_beacon_interval_esc_s=0.05)
+
+    async def pulse(ctx: WorkerContext) -> None:
+        while True:
+            await ctx.publish("topic1", {"event": "create", "id": "x"})
+            await asyncio.sleep(0.01)
+
+    specs = [TaskSpec(name="pulse", commons=True), TaskSpec(name="plain")]
+    async with Hub(settings=settings, redis=None) as hub, \
+            hub.subscribe("beacons", "commons") as heard, \
+            Supervisor(settings=settings, hub=hub, specs=specs,
+                       workers={"pulse": pulse, "plain": pulse},
+                       topics={"pulse": "topic1", "plain": "topic1"}) as sup:
+        seen: list[dict[str, object]] = []
+        async with asyncio.timeout(10):
+            async for event in heard.events():
+                seen.append(event.data())
+                if seen[-1].get("stream_id") == "commons":
+                    break
+        assert seen[-1]["streams"] == {"pulse": "commons"}  # "plain" did not opt in
+        assert {"topic": "commons", "stream": "pulse", "event": "create", "id": "x"} in seen
+        assert sup.commons.members == {"pulse": "commons"}
+        assert sup.workers()["pulse"]["state"] == "running"
+    assert sup.commons.members == {}  # its run ended: it left
