@@ -1,4 +1,5 @@
-"""The `rooms` command: serve, worker, migrate, listener-sim."""
+"""The `rooms` command: serve, worker, migrate, listener-sim, import, backup, restore,
+archive-day."""
 
 from __future__ import annotations
 
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> None:
                      help="listen over the live websocket of the server at URL")
     sim.add_argument("--prefer", choices=("high", "low"), default=None,
                      help="prefer beacons of this entropy profile")
+    from rooms.archive import commands as archive_commands  # import, backup, restore, day
+
+    archive_commands.add_parsers(sub)
     args = parser.parse_args(argv)
     settings = _settings()
     configure_logging(settings.log_level)
@@ -94,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
         cmd_worker(settings)
     elif args.command == "listener-sim":
         cmd_listener_sim(settings, args.rounds, args.ws, args.prefer)
+    elif args.command in ("import", "backup", "restore", "archive-day"):
+        raise SystemExit(archive_commands.run(args, settings))
 
 
 if __name__ == "__main__":
