@@ -84,3 +84,12 @@ async def test_ws_mode_listens_like_a_real_client_and_leaves_by_closing(app: Fas
         async with asyncio.timeout(10):
             await task
         await until(lambda: hub.total == 0 and hub.counts()["noise_metadata"] == 0)
+
+
+def test_a_merged_streams_older_beacon_is_not_answered() -> None:
+    beacons = [{"stream_id": "noise_metadata", "state": "seeking_escalate"},
+               {"stream_id": "commons", "state": "seeking_escalate",
+                "streams": {"noise_metadata": "commons"}}]
+    assert pick(beacons, {}, None)["stream_id"] == "commons"
+    # the commons held by someone: noise_metadata is in it, its old beacon is stale
+    assert pick(beacons, {"commons": ["l-1"]}, None) is None

@@ -1,11 +1,13 @@
 """`rooms listener-sim`: seed 002's simulated listener, which answers a beacon by subscribing.
 
-Store mode (the default). Each round (every LISTENER_POLL_INTERVAL_S) it renews every hold it
-has (a hold not renewed for NOISE_SEEK_SUBSCRIPTION_TTL_S expires), and unless it already
-holds the stream it targets (TARGET_STREAM_ID, optional), reads the last LISTENER_TAIL_N
-beacons from the seek store (files, or Redis with REDIS_URL), picks a beacon in a `seeking_*`
-state (of the target stream, if set) whose stream nobody holds, and holds that stream as
-LISTENER_ID. When it exits (end of `--rounds`, SIGINT, SIGTERM) it drops every hold, so
+Store mode (the default). Each round (every LISTENER_POLL_INTERVAL_S) it renews its hold
+(a hold not renewed for NOISE_SEEK_SUBSCRIPTION_TTL_S expires); holding nothing, it reads
+the last LISTENER_TAIL_N beacons from the seek store (files, or Redis with REDIS_URL), picks
+a beacon in a `seeking_*` state (of TARGET_STREAM_ID, if set) whose stream nobody holds, and
+holds that stream as LISTENER_ID: one stream at a time, as the seed's loop ("already
+subscribed: sleep"). Each stream is judged by its newest beacon, and a stream listed in a
+newer commons beacon's `streams` is reached through the commons, not by its older beacon.
+When it exits (end of `--rounds`, SIGINT, SIGTERM) it drops every hold, so
 the streams it held seek again.
 
 `--ws URL` mode: it opens the server's live websocket like a real client (a token from
@@ -74,6 +76,9 @@ def pick(beacons: list[dict[str, Any]], subscriptions: dict[str, list[str]],
         if not isinstance(stream, str) or stream in seen:
             continue
         seen.add(stream)
+        members = beacon.get("streams")
+        if isinstance(members, dict):  # a commons beacon: its members' older beacons are stale
+            seen.update(str(m) for m in members)
         if not str(beacon.get("state", "")).startswith("seeking_"):
             continue
         if (target is not None and stream != target) or subscriptions.get(stream):
@@ -97,10 +102,9 @@ class Listener:
 
     async def round(self) -> str | None:
         """One poll: renew what it holds, maybe hold one more stream; the stream it took."""
-        await self.store.renew(self.id)
+        if await self.store.renew(self.id):
+            return None  # it holds a stream already: one at a time
         subscriptions = await self.store.subscriptions()
-        if self.target is not None and self.id in subscriptions.get(self.target, []):
-            return None
         beacon = pick(await self.store.recent_beacons(self.tail_n), subscriptions, self.target,
                       self.taste)
         if beacon is None:

@@ -111,12 +111,11 @@ class Stream:
         beacon = self.seeker.tick(self.clock(), delivered=own, attached=own or held,
                                   wall=self.wall(), entropy_profile=entropy_profile,
                                   tokens_hint=tokens_hint, spore=spore)
+        if beacon is not None:
+            beacon.update(stream_topic=self.topic, commons=False)
+            await self._send(beacon)
         if self.commons is not None and self.seeker.shutdown_intent and not (own or held):
             self.commons.join(self.stream_id)  # lonely past the shutdown limit: merge
-        if beacon is None:
-            return None
-        beacon.update(stream_topic=self.topic, commons=self.merged)
-        await self._send(beacon)
         return beacon
 
     async def _commons_beacon(self, entropy_profile: str, tokens_hint: list[str] | None,
