@@ -65,6 +65,13 @@ def test_prefer_takes_its_taste_and_remembers_what_it_liked() -> None:
     assert list(high.liked) == ["high"]
     low.took(beacons[1])  # took a high one: not to its taste, not remembered as liked
     assert list(low.liked) == []
+    # equal fit (medium, and a profile it does not know): the memory decides
+    lows = [{"stream_id": "m", "state": "seeking_low", "entropy_profile": "medium"},
+            {"stream_id": "u", "state": "seeking_low", "entropy_profile": "unknown"}]
+    assert pick(lows, {}, None, low)["stream_id"] == "u"  # nothing remembered: the newest
+    low.took(lows[0])
+    assert list(low.liked) == ["medium"]
+    assert pick(lows, {}, None, low)["stream_id"] == "m"  # it liked a medium one lately
 
 
 @pytest.mark.parametrize("tier", ["embedded"], indirect=True)

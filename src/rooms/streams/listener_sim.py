@@ -17,8 +17,8 @@ socket.
 
 `--prefer high|low` (seed 002's bandit idea, kept simple): among the beacons it could answer
 it takes the one whose `entropy_profile` is nearest its taste (low < medium < high), ties
-going to its short memory (the profiles of the last MEMORY streams it took and liked, i.e.
-that matched its taste), then to the newest. Without it: the newest beacon, as the seed.
+going to its short memory (the profiles of the last MEMORY streams it took and liked: its
+own taste or medium), then to the newest. Without it: the newest beacon, as the seed.
 """
 
 from __future__ import annotations
@@ -48,20 +48,24 @@ class Taste:
         self.prefer = prefer
         self.liked: deque[str] = deque(maxlen=memory)
 
+    def fit(self, beacon: dict[str, Any]) -> int:
+        """2 for its own taste, 1 for medium (or unknown), 0 for the opposite."""
+        rank = RANK.get(str(beacon.get("entropy_profile", "")), 1)
+        return rank if self.prefer == "high" else 2 - rank
+
     def score(self, beacon: dict[str, Any]) -> float:
-        """0..3: 2 for its own taste (1 for medium), plus how often it liked that profile."""
+        """0..2.99: the fit, plus under 1 for how often it liked that profile lately (so the
+        memory orders beacons of equal fit, never overrides the taste)."""
         if self.prefer is None:
             return 0.0
         profile = str(beacon.get("entropy_profile", ""))
-        rank = RANK.get(profile, 1)
-        fit = rank if self.prefer == "high" else 2 - rank
-        remembered = sum(p == profile for p in self.liked) / max(1, self.liked.maxlen or 1)
-        return fit + remembered
+        remembered = sum(p == profile for p in self.liked) / (len(self.liked) + 1)
+        return self.fit(beacon) + remembered
 
     def took(self, beacon: dict[str, Any]) -> None:
-        profile = str(beacon.get("entropy_profile", ""))
-        if self.prefer is not None and profile == self.prefer:
-            self.liked.append(profile)
+        """Remember the profile of a stream it took, if it liked it (fit 1 or 2)."""
+        if self.prefer is not None and self.fit(beacon) >= 1:
+            self.liked.append(str(beacon.get("entropy_profile", "")))
 
 
 def pick(beacons: list[dict[str, Any]], subscriptions: dict[str, list[str]],
