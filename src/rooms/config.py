@@ -261,6 +261,8 @@ class Settings(BaseSettings):
     noise_seek_beacon_interval_esc_s: float = Field(5.0, gt=0)
     noise_seek_beacon_path: Path = Path("runtime/beacons.jsonl")
     noise_seek_subscriptions_path: Path = Path("runtime/subscriptions.json")
+    noise_seek_subscription_ttl_s: float = Field(60.0, gt=0)  # unrenewed holds expire
+    stage_interval_s: float = Field(1.0, gt=0)  # all_in_stage: one `stage` frame per tick
     listener_poll_interval_s: float = Field(2.5, gt=0)
     listener_tail_n: int = Field(250, ge=1)
     listener_id: str = ""  # `rooms listener-sim`'s id; empty: listener-<8 random hex>
