@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rooms.models.base import Base, UTCDateTime, utcnow
@@ -51,5 +51,7 @@ class Artifact(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     raw_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # MODERATION=hold: waits for a steward's approval; not playable meanwhile (docs/ops.md)
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     consent: Mapped[ConsentManifest] = relationship(lazy="raise")

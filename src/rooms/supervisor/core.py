@@ -34,6 +34,7 @@ class Supervisor:
         self.hub = hub
         self.slots = {spec.name: Slot(spec, workers.get(spec.name)) for spec in specs}
         self.quiet = quiet
+        self.open = True  # within the opening hours (rooms.ops.schedule calls set_open)
         self.crashes: deque[Crash] = deque(maxlen=settings.crash_ring_size)
         self._clock = clock
         self._poked = asyncio.Event()
@@ -97,6 +98,13 @@ class Supervisor:
             log.info("supervisor.quiet", quiet=quiet)
             self.poke()
 
+    def set_open(self, open: bool) -> None:
+        """The opening hours: closed stops every worker until they open again."""
+        if open != self.open:
+            self.open = open
+            log.info("supervisor.open", open=open)
+            self.poke()
+
     def restart(self, name: str) -> dict[str, Any]:
         """Operator restart: forget the crash history and start again if conditions allow."""
         slot = self.slots[name]
@@ -145,7 +153,7 @@ class Supervisor:
         for slot in self.slots.values():
             if not slot.runnable:
                 continue
-            want = slot.gate.decide(clients, self.quiet, now)
+            want = slot.gate.decide(clients, self.quiet, now) and self.open
             if (hold_ends := slot.gate.next_change_at()) is not None:
                 deadlines.append(hold_ends)
             if slot.state == "running":
