@@ -112,7 +112,10 @@ async def ensure_intake_open(uow: UnitOfWork) -> None:
     openness = await hours.now_open(uow.resources)
     if not openness.intake:  # outside the opening hours: 503 `closed` with `opens_at`
         opens_at = openness.opens_at.get("intake")
+        now = hours.state(uow.resources).clock()
+        wait_s = 3600 if opens_at is None else (opens_at - now).total_seconds()
         raise Unavailable("the kiosk is closed now", code="closed",
+                          headers={"Retry-After": str(max(1, min(3600, int(wait_s))))},
                           details={"opens_at": iso(opens_at)})
 
 
