@@ -221,6 +221,8 @@ class Settings(BaseSettings):
     room_overlap_max_delay_ms: int = Field(520, ge=0)
     room_overlap_gain_multiplier: float = Field(0.68, gt=0)
     room_fossil_visuals_enabled: bool = False
+    # every take plays at this integrated loudness (docs/loudness.md; EBU R128's -23)
+    room_loudness_target_lufs: float = Field(-23.0, ge=-36, le=-14)
 
     # --- live websocket ---------------------------------------------------------------
     live_token_ttl_s: int = Field(60, ge=1, le=3600)

@@ -46,6 +46,7 @@ class StewardActionName(StrEnum):
     MAINTENANCE_MODE_ENABLED = "maintenance_mode.enabled"
     MAINTENANCE_MODE_DISABLED = "maintenance_mode.disabled"
     MOOD_BIAS_UPDATED = "mood_bias.updated"
+    ROOM_VOLUME_UPDATED = "room_volume.updated"
     KIOSK_LANGUAGE_CODE_UPDATED = "kiosk_language_code.updated"
     KIOSK_ACCESSIBILITY_MODE_UPDATED = "kiosk_accessibility_mode.updated"
     KIOSK_FORCE_REDUCED_MOTION_UPDATED = "kiosk_force_reduced_motion.updated"

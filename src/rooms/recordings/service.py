@@ -182,9 +182,12 @@ async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) ->
                        code="idempotency_conflict") from None
     if not artifact.held:  # a held take is announced when a steward approves it
         uow.after_commit(lambda: surface.pool_changed(uow.events, "added", artifact.id))
-    if mode == "FOSSIL":
+    if mode == "FOSSIL":  # the render measures its loudness too (docs/loudness.md)
         uow.enqueue_after_commit("render_derivatives", artifact.id,
                                  job_id=f"render:{artifact.id}")
+    else:
+        uow.enqueue_after_commit("measure_loudness", artifact.id,
+                                 job_id=f"loudness:{artifact.id}")
     log.info("recordings.ingest.accepted", artifact_id=artifact.id, mode=mode,
              duration_ms=info.duration_ms)
     return IngestResult(artifact, code)
