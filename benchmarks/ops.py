@@ -6,7 +6,8 @@ and served by `rooms serve` in its own process (pinned to CPU 0 when `taskset` e
 This process (CPU 1) opens L raw websocket listeners subscribed to `surface`, then, R
 times, POSTs /api/v1/operator/controls (quieter mode on, then off, with the Bearer secret)
 and waits until every listener has the `posture` event: latency = receipt minus the moment the
-POST was sent, over every listener and round (p50, p99, max). The status cost is the time
+POST was sent, over every listener and round (p50, p99, max; one uncounted warm-up round
+first: the first change after start-up pays for cold caches, ~140 ms). The status cost is the time
 of GET /api/v1/node/status (the same dict the /ws/ops push sends) over R calls.
 
     PYTHONPATH=src python benchmarks/ops.py [--quick] [--takes 100000] [--listeners 1000]
@@ -187,6 +188,7 @@ async def main() -> None:
     parser.add_argument("--listeners", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--quick", action="store_true", help="10,000 takes, 200 listeners")
+    parser.add_argument("--verbose", action="store_true", help="each round's times")
     args = parser.parse_args()
     if args.quick:
         args.takes, args.listeners, args.rounds = 10_000, 200, 8
@@ -201,7 +203,7 @@ async def main() -> None:
             status_s: list[float] = []
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
                                          headers=bearer, timeout=60) as client:
-                for r in range(args.rounds):
+                for r in range(-1, args.rounds):  # round -1 warms up, uncounted
                     for lst in listeners:
                         lst.postures.clear()
                     sent = time.time()
@@ -212,7 +214,12 @@ async def main() -> None:
                     while (any(not lst.postures for lst in listeners)
                            and time.time() < deadline):
                         await asyncio.sleep(0.001)
-                    latencies += [lst.postures[0] - sent for lst in listeners if lst.postures]
+                    got = [lst.postures[0] - sent for lst in listeners if lst.postures]
+                    if r >= 0:
+                        latencies += got
+                    if args.verbose:
+                        print(f"round {r}: POST {answer.elapsed.total_seconds() * 1000:.1f} ms,"
+                              f" first {min(got) * 1000:.1f} ms, last {max(got) * 1000:.1f} ms")
                     missing = sum(1 for lst in listeners if not lst.postures)
                     if missing:
                         print(f"round {r}: {missing} listener(s) missed the event")
