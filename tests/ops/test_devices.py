@@ -4,11 +4,14 @@ not heard from for a minute is a `device_gone` warning."""
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
-from rooms.live.devices import MAX_DEVICES, registry
+from rooms.app import create_app
+from rooms.config import Settings
+from rooms.live.devices import MAX_DEVICES, DeviceReport, registry
 from tests.helpers import resources
-from tests.live.conftest import live_client, serve
+from tests.live.conftest import live_client, serve, until
 from tests.ops.conftest import SECRET
 
 BEARER = {"Authorization": f"Bearer {SECRET}"}
@@ -31,6 +34,9 @@ async def test_a_kiosk_reports_itself_and_goes_stale_after_a_minute(
         nested = await kiosk.request({"op": "device", "kind": "room", "name": "r",
                                       "status": {"deep": {"a": 1}}})
         assert nested["error"]["code"] == "bad_device"
+        other = await kiosk.request({"op": "device", "kind": "room", "name": "Hall"})
+        assert other["error"] == {"code": "bad_device",
+                                  "message": "one connection reports one device"}
     listed = (await client.get("/api/v1/operator/devices", headers=BEARER)).json()["items"]
     assert listed == [{"kind": "kiosk", "name": "Foyer kiosk",
                        "last_seen_at": "2027-01-15T08:00:00Z",
@@ -49,8 +55,6 @@ async def test_a_kiosk_reports_itself_and_goes_stale_after_a_minute(
 
 
 async def test_the_registry_is_bounded(app: FastAPI) -> None:
-    from rooms.live.devices import DeviceReport
-
     reg = registry(resources(app))
     for n in range(MAX_DEVICES + 10):
         reg.seen(DeviceReport("room", f"room {n}", {}))
@@ -69,3 +73,15 @@ async def test_an_operator_socket_cannot_report_a_device(app: FastAPI) -> None:
                 break
         assert reply["error"]["code"] == "unknown_op"
     assert registry(resources(app)).items() == []
+
+
+@pytest.mark.parametrize("tier", ["services"], indirect=False)
+async def test_with_redis_every_process_lists_every_device(
+        app: FastAPI, client: httpx.AsyncClient, settings: Settings) -> None:
+    other = create_app(settings)  # a second api process on the same Redis
+    async with other.router.lifespan_context(other):
+        registry(resources(other)).seen(DeviceReport("room", "Hall", {"audio": "playing"}))
+        await until(lambda: not registry(resources(other))._writes, what="the shared write")
+        listed = (await client.get("/api/v1/operator/devices", headers=BEARER)).json()
+    assert [(d["kind"], d["name"], d["status"]) for d in listed["items"]] == [
+        ("room", "Hall", {"audio": "playing"})]

@@ -145,6 +145,7 @@ class LiveConnection:
                  allowed_topics: frozenset[str], kind: str,
                  on_device: Callable[[DeviceReport], None] | None = None) -> None:
         self._on_device = on_device  # a kiosk or room page reporting itself (live.devices)
+        self._device: tuple[str, str] | None = None  # the one device this connection is
         self._ws = ws  # accept, receive and close
         self._send = send  # the server's own ASGI send, for every message after accept
         self._sub = sub
@@ -238,10 +239,14 @@ class LiveConnection:
         if request.op == "ping":
             sub.reply(PONG_TEXT)
         elif request.op == "device":
-            if self._on_device is None or request.device is None:
+            device = request.device
+            if self._on_device is None or device is None:
                 sub.reply(error_text("unknown_op", "devices report on /ws/live"))
+            elif self._device not in (None, (device.kind, device.name)):
+                sub.reply(error_text("bad_device", "one connection reports one device"))
             else:
-                self._on_device(request.device)
+                self._device = (device.kind, device.name)
+                self._on_device(device)
                 sub.reply(DEVICE_SEEN_TEXT)
         elif request.op == "subscribe":
             sub.join(*request.topics)

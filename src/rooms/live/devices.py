@@ -6,19 +6,29 @@ The registry remembers each (kind, name) with when it was last heard and its sma
 (microphone or audio state). It is bounded (`MAX_DEVICES`; the longest silent is forgotten
 first), keeps no token or secret (keys that look like one are dropped), and lives in the
 process's memory: a restart forgets the devices until they report again (within 20 s).
-With several api processes each lists the devices connected to it; the operator API asks
-every process through Redis (rooms.ops.devices).
+With Redis, each report is also written to one shared hash (`rooms:devices`, bounded to
+`MAX_SHARED` entries, the longest silent pruned), so every api process lists every device
+(`all()`); a Redis failure is logged and the process's own list is answered. One
+connection reports one device (another name on it is refused).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from rooms.logging import get_logger
+
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from rooms.resources import Resources
+
+log = get_logger("rooms.live.devices")
 
 KINDS = ("kiosk", "room")
 Kind = Literal["kiosk", "room"]
@@ -27,6 +37,8 @@ MAX_NAME = 64
 MAX_STATUS_KEYS = 12
 MAX_STATUS_KEY = 32
 MAX_STATUS_TEXT = 80
+MAX_SHARED = 4 * MAX_DEVICES
+REDIS_KEY = "rooms:devices"
 FORGET_AFTER_S = 24 * 3600.0
 _SECRETISH = ("token", "secret", "password", "passwd", "key", "cookie", "auth")
 
@@ -94,15 +106,68 @@ class DeviceRegistry:
 
     clock: Callable[[], float] = time.time
     limit: int = MAX_DEVICES
+    redis: Redis | None = None
     _seen: dict[tuple[str, str], Seen] = field(default_factory=dict)
+    _writes: set[asyncio.Task[None]] = field(default_factory=set)
 
     def seen(self, report: DeviceReport) -> None:
         now = self.clock()
         key = (report.kind, report.name)
         self._seen.pop(key, None)  # re-insert: the dict stays in order of last report
-        self._seen[key] = Seen(report.kind, report.name, report.status, now)
+        entry = self._seen[key] = Seen(report.kind, report.name, report.status, now)
         while len(self._seen) > self.limit:
             del self._seen[next(iter(self._seen))]
+        if self.redis is not None:  # written in the background: a report never waits
+            task = asyncio.get_running_loop().create_task(self._share(entry))
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+
+    async def _share(self, entry: Seen) -> None:
+        assert self.redis is not None
+        try:
+            await self.redis.hset(REDIS_KEY, f"{entry.kind}:{entry.name}",  # type: ignore[misc]
+                                  json.dumps(asdict(entry)))
+            if await self.redis.hlen(REDIS_KEY) > MAX_SHARED:  # type: ignore[misc]
+                shared = await self._shared()
+                keep = sorted(shared, key=lambda s: -s.last_seen)[:self.limit]
+                gone = {f"{s.kind}:{s.name}" for s in shared} - {f"{s.kind}:{s.name}"
+                                                                  for s in keep}
+                if gone:
+                    await self.redis.hdel(REDIS_KEY, *gone)  # type: ignore[misc]
+        except Exception as exc:  # Redis away: this process still knows the device
+            log.warning("live.devices.share_failed", error=type(exc).__name__)
+
+    async def _shared(self) -> list[Seen]:
+        assert self.redis is not None
+        out = []
+        for raw in (await self.redis.hgetall(REDIS_KEY)).values():  # type: ignore[misc]
+            try:
+                d = json.loads(raw)
+                out.append(Seen(d["kind"], str(d["name"]), dict(d["status"]),
+                                float(d["last_seen"])))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return out
+
+    async def all(self) -> list[Seen]:
+        """Every device any process heard within FORGET_AFTER_S (this process's own
+        without Redis, or when Redis does not answer), by kind and name."""
+        merged = {(s.kind, s.name): s for s in self.items()}
+        if self.redis is None:
+            return list(merged.values())
+        try:
+            shared = await self._shared()
+        except Exception as exc:
+            log.warning("live.devices.read_failed", error=type(exc).__name__)
+            return list(merged.values())
+        now = self.clock()
+        for s in shared:
+            held = merged.get((s.kind, s.name))
+            if now - s.last_seen <= FORGET_AFTER_S and (held is None
+                                                         or held.last_seen < s.last_seen):
+                merged[(s.kind, s.name)] = s
+        newest = sorted(merged.values(), key=lambda s: -s.last_seen)[:MAX_SHARED]
+        return sorted(newest, key=lambda s: (s.kind, s.name))
 
     def items(self) -> list[Seen]:
         """Every device heard within FORGET_AFTER_S, by kind and name."""
@@ -119,5 +184,5 @@ def registry(res: Resources) -> DeviceRegistry:
     """This process's registry (kept in `res.extras`)."""
     held = res.extras.get("devices")
     if not isinstance(held, DeviceRegistry):
-        held = res.extras["devices"] = DeviceRegistry()
+        held = res.extras["devices"] = DeviceRegistry(redis=res.redis)
     return held

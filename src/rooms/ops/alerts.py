@@ -136,7 +136,7 @@ async def conditions(res: Resources, watch: Watch,
         elif w["level"] == "critical":
             found[f"warning:{w['code']}"] = ("critical_warning", w["message"],
                                              {"code": w["code"]})
-    for d in devices.gone(res):
+    for d in await devices.gone(res):
         found[f"device:{d['kind']}:{d['name']}"] = (
             "device_gone", f"{d['kind']} {d['name']!r} has not been heard from since "
                            f"{d['last_seen_at']}", {"kind": d["kind"], "name": d["name"],

@@ -13,23 +13,24 @@ from rooms.live.devices import registry
 from rooms.resources import Resources
 
 
-def listing(res: Resources) -> dict[str, Any]:
-    """`{"items": [{"kind", "name", "last_seen_at", "status", "stale"}]}` by kind and name."""
+async def listing(res: Resources) -> dict[str, Any]:
+    """`{"items": [{"kind", "name", "last_seen_at", "status", "stale"}]}` by kind and name
+    (every process's devices with Redis)."""
     reg = registry(res)
     now = reg.clock()
     gone_s = res.settings.device_gone_s
     return {"items": [{"kind": s.kind, "name": s.name,
                        "last_seen_at": iso(datetime.fromtimestamp(s.last_seen, UTC)),
                        "status": s.status, "stale": now - s.last_seen > gone_s}
-                      for s in reg.items()]}
+                      for s in await reg.all()]}
 
 
-def gone(res: Resources) -> list[dict[str, Any]]:
+async def gone(res: Resources) -> list[dict[str, Any]]:
     """The devices not heard from for DEVICE_GONE_S."""
-    return [item for item in listing(res)["items"] if item["stale"]]
+    return [item for item in (await listing(res))["items"] if item["stale"]]
 
 
-def warnings(res: Resources) -> list[dict[str, str]]:
+async def warnings(res: Resources) -> list[dict[str, str]]:
     return [{"code": "device_gone",
              "message": f"{d['kind']} {d['name']!r} not heard from since {d['last_seen_at']}",
-             "level": "warning"} for d in gone(res)]
+             "level": "warning"} for d in await gone(res)]

@@ -237,4 +237,4 @@ async def put_schedule(body: ScheduleIn, who: OperatorDep, uow: UowDep) -> JSONR
 @router.get("/api/v1/operator/devices", response_model=DevicesOut, responses=ERRORS)
 async def get_devices(_: OperatorDep, res: ResourcesDep) -> JSONResponse:
     """Kiosks and room pages that reported themselves, with when each was last heard."""
-    return JSONResponse(devices.listing(res), headers=NO_STORE)
+    return JSONResponse(await devices.listing(res), headers=NO_STORE)

@@ -142,7 +142,7 @@ async def node_status(res: Resources, *, now: datetime | None = None) -> dict[st
     workers = res.streams.workers()
     warnings = collect(res.settings, components=components, archive=archive,
                        archive_error=archive_error, disk=disk, jobs=job_stats, workers=workers)
-    warnings = sorted([*warnings, *devices.warnings(res)], key=lambda w: ORDER[w["level"]])
+    warnings = sorted([*warnings, *await devices.warnings(res)], key=lambda w: ORDER[w["level"]])
     counts = archive.by_status if archive else None
     return {
         "ok": all(c["ok"] for c in components.values())
