@@ -1,7 +1,7 @@
 """ops: opening hours and moderation
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-30 20:00:00
 
 - `opening_hours`: the weekly schedule, one row (`singleton_key` "default"); no row or an
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -120,6 +120,15 @@ class Settings(BaseSettings):
     derivative_render_workers: int = Field(1, ge=1, le=16)
     derivative_render_timeout_s: float = Field(120.0, gt=0)
     orphan_sweep_days: int = Field(2, ge=1, le=60)
+    # audit data kept (days; 0 keeps it forever), pruned by the `prune_audit` cron
+    access_event_retention_days: int = Field(90, ge=0)
+    steward_action_retention_days: int = Field(365, ge=0)
+    # where removals are recorded for `rooms restore` (rooms/recordings/ledger.py); empty:
+    # VAR_DIR/revocations.jsonl with file blobs, s3://BUCKET/ledger/revocations/ with S3
+    revocation_ledger_url: str = ""
+    # SQLite's `synchronous` pragma (README "Durability"): FULL survives a power loss with
+    # every answered commit; NORMAL may lose the last commits (never corrupts)
+    sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "FULL"
     heartbeat_interval_s: int = Field(60, ge=1)
 
     # --- tokens and ingest ------------------------------------------------------------
@@ -401,6 +410,8 @@ def _check_urls(s: Settings) -> None:
         raise ValueError("BLOB_STORE_URL must be file://PATH or s3://BUCKET")
     if s.alert_webhook_url and not s.alert_webhook_url.startswith(("http://", "https://")):
         raise ValueError("ALERT_WEBHOOK_URL must be an http:// or https:// URL")
+    if s.revocation_ledger_url and not s.revocation_ledger_url.startswith(("file://", "s3://")):
+        raise ValueError("REVOCATION_LEDGER_URL must be file://PATH or s3://BUCKET/PREFIX")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
     if not db.startswith("sqlite") and not s.secret_key.get_secret_value():

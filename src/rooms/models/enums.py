@@ -62,6 +62,9 @@ class StewardActionName(StrEnum):
     SCHEDULE_UPDATED = "schedule.updated"  # the opening hours changed
     RETENTION_EXPIRED = "retention.expired"  # takes past their retention, removed
     RETENTION_SWEEP = "retention.sweep"  # one per sweep run that changed anything, its counts
+    IMPORT_COMPLETED = "import.completed"  # `rooms import`: its counts (rooms/archive)
+    RESTORE_COMPLETED = "restore.completed"  # `rooms restore`: the archive and what it re-applied
+    AUDIT_PRUNED = "audit.pruned"  # `prune_audit`: old access events and actions deleted
 
     @classmethod
     def for_change(cls, field: str, value: object) -> StewardActionName:
