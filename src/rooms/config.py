@@ -198,6 +198,11 @@ class Settings(BaseSettings):
     ops_pool_imbalance_ratio: float = 0.72
     ops_retention_soon_hours: float = 24
     ops_status_push_s: float = Field(5.0, ge=0)  # node status to /ws/ops this often; 0: off
+    # --- issue 24: alerts, moderation, devices (docs/ops.md) ---------------------------
+    alert_webhook_url: str = ""  # alerts POSTed here as JSON; "": no alerts
+    alert_room_silent_s: float = Field(600, gt=0)  # no acknowledged play for this long
+    moderation: Literal["off", "hold"] = "off"  # hold: new takes wait for approval
+    device_gone_s: float = Field(60, gt=0)  # a device not seen for this long is gone
 
     # --- room loop (GET /api/v1/room/composition, rooms.playback.composition) ---------
     room_intensity_profile: Literal["quiet", "balanced", "active"] = "balanced"
@@ -405,6 +410,8 @@ def _check_urls(s: Settings) -> None:
             raise ValueError("S3_ENDPOINT_URL must be an http:// or https:// URL")
     elif not blobs.startswith("file://") or not blobs[7:]:
         raise ValueError("BLOB_STORE_URL must be file://PATH or s3://BUCKET")
+    if s.alert_webhook_url and not s.alert_webhook_url.startswith(("http://", "https://")):
+        raise ValueError("ALERT_WEBHOOK_URL must be an http:// or https:// URL")
     if s.revocation_ledger_url and not s.revocation_ledger_url.startswith(("file://", "s3://")):
         raise ValueError("REVOCATION_LEDGER_URL must be file://PATH or s3://BUCKET/PREFIX")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
