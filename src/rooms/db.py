@@ -42,8 +42,11 @@ GuardMode = Literal["off", "log", "raise"]
 MIGRATIONS_DIR = asset_dir("migrations")  # shipped inside the package, see rooms.assets
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """Build the async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:
+    """Build the async engine; SQLite gets WAL, foreign keys and a busy timeout.
+
+    On PostgreSQL a process holds at most `pool_size + max_overflow` connections
+    (DATABASE_POOL_SIZE, DATABASE_MAX_OVERFLOW; README "Connection budget")."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -51,7 +54,8 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+    return create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow,
+                               pool_pre_ping=True,
                                async_creator=_asyncpg_connector(parsed))
 
 
@@ -168,9 +172,10 @@ def install_write_guard(engine: Engine, mode: GuardMode) -> None:
 class Database:
     """The app's database: engine, sessions, the write slot and the per-dialect fast paths."""
 
-    def __init__(self, url: str, *, guard: GuardMode = "log") -> None:
+    def __init__(self, url: str, *, guard: GuardMode = "log", pool_size: int = 10,
+                 max_overflow: int = 20) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         self.sessions = session_factory(self.engine)
         self.dialect = self.engine.dialect.name
         self.is_sqlite = self.dialect == "sqlite"
