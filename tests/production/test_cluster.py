@@ -30,8 +30,17 @@ from rooms.recordings.upload import MULTIPART_OVERHEAD
 from rooms.supervisor.leader import LOCK_KEY
 from tests.audio import wav16
 from tests.conftest import TEST_SECRET, make_settings, unavailable
-from tests.process import Proc, answers, clean_env, free_port, rooms_serve, rooms_worker, spawn
-from tests.process import running, wait_until
+from tests.process import (
+    Proc,
+    answers,
+    clean_env,
+    free_port,
+    rooms_serve,
+    rooms_worker,
+    running,
+    spawn,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.timeout(180)]
 
