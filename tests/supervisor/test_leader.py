@@ -130,14 +130,14 @@ async def test_a_clean_release_hands_over_at_once(redis: Redis) -> None:
 
 # --- two api apps on one Redis ---------------------------------------------------------------
 
-async def _open_app(settings: Settings, root: Path,
-                    stack: AsyncExitStack) -> tuple[FastAPI, httpx.AsyncClient]:
+async def _open_app(settings: Settings, root: Path, stack: AsyncExitStack,
+                    **extra: Any) -> tuple[FastAPI, httpx.AsyncClient]:
     """An api app on the tier's PostgreSQL, Redis and S3, with a short leader TTL."""
     root.mkdir()
     shared = {k: getattr(settings, k) for k in (
         "database_url", "redis_url", "blob_store_url", "s3_endpoint_url", "s3_access_key",
         "s3_secret_key", "s3_region")}
-    app = create_app(make_settings(root, **shared, leader_ttl_s=APP_TTL))
+    app = create_app(make_settings(root, **shared, leader_ttl_s=APP_TTL, **extra))
     await stack.enter_async_context(app.router.lifespan_context(app))
     client = await stack.enter_async_context(httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver",
