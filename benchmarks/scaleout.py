@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -39,7 +40,7 @@ from tests.services import start_services  # noqa: E402
 
 from rooms.db import migrate  # noqa: E402
 
-SECRET = "scaleout-benchmark-secret-0123456789abcdef"
+SECRET = secrets.token_hex(24)  # signs this run's tokens; never stored
 
 
 def get_bytes(port: int, path: str) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -25,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = ("api", "worker")
 LONG_RUNNING = ("proxy", "api", "worker", "db", "redis", "s3")
 ONE_SHOT = ("migrate", "bucket-init")
-FAKE = {"POSTGRES_PASSWORD": "pw-example", "S3_ACCESS_KEY": "rooms0123",
-        "S3_SECRET_KEY": "s3-secret-example", "SECRET_KEY": "k" * 40,
-        "OPS_SHARED_SECRET": "ops-secret-example"}
+# generated, so no literal secret sits in the repository (scripts/secret-scan)
+FAKE = {name: secrets.token_hex(20) for name in (
+    "POSTGRES_PASSWORD", "S3_ACCESS_KEY", "S3_SECRET_KEY", "SECRET_KEY", "OPS_SHARED_SECRET")}
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::([-?])([^}]*))?\}")
 
 
