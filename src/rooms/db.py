@@ -42,8 +42,13 @@ GuardMode = Literal["off", "log", "raise"]
 MIGRATIONS_DIR = asset_dir("migrations")  # shipped inside the package, see rooms.assets
 
 
-def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:
-    """Build the async engine; SQLite gets WAL, foreign keys and a busy timeout.
+Synchronous = Literal["NORMAL", "FULL", "EXTRA"]
+
+
+def create_engine(url: str, *, synchronous: Synchronous = "FULL", pool_size: int = 10,
+                  max_overflow: int = 20) -> AsyncEngine:
+    """Build the async engine; SQLite gets WAL, foreign keys, a busy timeout and the
+    `synchronous` level (SQLITE_SYNCHRONOUS; README "Durability").
 
     On PostgreSQL a process holds at most `pool_size + max_overflow` connections
     (DATABASE_POOL_SIZE, DATABASE_MAX_OVERFLOW; README "Connection budget")."""
@@ -52,7 +57,7 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> A
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _pragmas(synchronous))
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow,
                                pool_pre_ping=True,
@@ -81,16 +86,27 @@ def _asyncpg_connector(url: Any) -> Callable[[], Any]:
     return connect
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
+def _pragmas(synchronous: Synchronous) -> Callable[[Any, Any], None]:
+    """The connect hook: WAL, foreign keys, `synchronous`, a 30 s busy timeout.
+
+    In WAL mode FULL fsyncs the log at every commit, so a commit that was answered survives
+    a power loss; NORMAL fsyncs only at checkpoints, so the last commits before a power
+    loss can vanish (the database stays consistent either way)."""
+    if synchronous not in ("NORMAL", "FULL", "EXTRA"):
+        raise ValueError(f"bad synchronous level {synchronous!r}")
+
+    def hook(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    return hook
 
 
-def create_sqlite_writer(url: str) -> Engine | None:
+def create_sqlite_writer(url: str, *, synchronous: Synchronous = "FULL") -> Engine | None:
     """A sync engine on the same SQLite file, for hot write paths run in one thread hop.
 
     aiosqlite hops threads for every statement (~0.3 ms of CPU each); a two-row insert
@@ -102,7 +118,7 @@ def create_sqlite_writer(url: str) -> Engine | None:
         return None
     engine = sa_create_engine(parsed.set(drivername="sqlite+pysqlite"),
                               connect_args={"timeout": 30, "check_same_thread": False})
-    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", _pragmas(synchronous))
     return engine
 
 
@@ -172,15 +188,17 @@ def install_write_guard(engine: Engine, mode: GuardMode) -> None:
 class Database:
     """The app's database: engine, sessions, the write slot and the per-dialect fast paths."""
 
-    def __init__(self, url: str, *, guard: GuardMode = "log", pool_size: int = 10,
+    def __init__(self, url: str, *, guard: GuardMode = "log",
+                 synchronous: Synchronous = "FULL", pool_size: int = 10,
                  max_overflow: int = 20) -> None:
         self.url = url
-        self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        self.engine = create_engine(url, synchronous=synchronous, pool_size=pool_size,
+                                    max_overflow=max_overflow)
         self.sessions = session_factory(self.engine)
         self.dialect = self.engine.dialect.name
         self.is_sqlite = self.dialect == "sqlite"
         self.slot = WriteSlot(enabled=self.is_sqlite)
-        self._writer = create_sqlite_writer(url)
+        self._writer = create_sqlite_writer(url, synchronous=synchronous)
         if self.is_sqlite:
             install_write_guard(self.engine.sync_engine, guard)
             assert self._writer is not None

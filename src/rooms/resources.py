@@ -121,6 +121,7 @@ async def open_resources(settings: Settings, *, role: Role = "api") -> AsyncIter
     """Build what a process of `role` needs; close it in reverse order on exit."""
     async with AsyncExitStack() as stack:
         db = Database(settings.resolved_database_url, guard=settings.db_write_guard,
+                      synchronous=settings.sqlite_synchronous,
                       pool_size=settings.database_pool_size,
                       max_overflow=settings.database_max_overflow)
         stack.push_async_callback(db.aclose)

@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
 
-from rooms.derivatives import render, repository
+from rooms.derivatives import loudness, render, repository
 from rooms.derivatives.workers import RenderPool
 from rooms.logging import get_logger
 from rooms.models import utcnow
@@ -32,6 +32,7 @@ from rooms.uow import unit_of_work
 
 log = get_logger("rooms.derivatives")
 RENDER_JOB = "render_derivatives"
+MEASURE_JOB = "measure_loudness"
 Stage = Callable[[str], Awaitable[None]]
 
 
@@ -48,6 +49,11 @@ def render_pool(res: Resources) -> RenderPool:
         pool = res.extras["render_pool"] = RenderPool(
             res.settings.derivative_render_workers, res.settings.derivative_render_timeout_s)
     return pool
+
+
+def measure_job_id(artifact_id: int) -> str:
+    """One queued measurement per take (the ingest's and the sweep's share it)."""
+    return f"loudness:{artifact_id}"
 
 
 def render_job_id(artifact_id: int) -> str:
@@ -108,6 +114,10 @@ async def render_take(res: Resources, artifact_id: int, *, stage: Stage = _nothi
         attached = [await repository.attach(uow.session, res.db, artifact_id, kind,
                                             repository.key(artifact_id, kind), now)
                     for kind in blobs]
+        if all(attached):
+            await repository.store_loudness(uow.session, artifact_id,
+                                            raw=renders.loudness_lufs,
+                                            essence=renders.essence_loudness_lufs)
     if not all(attached):
         await _discard(res.blobs, artifact_id)
         log.info("derivatives.discarded", artifact_id=artifact_id)
@@ -115,3 +125,34 @@ async def render_take(res: Resources, artifact_id: int, *, stage: Stage = _nothi
     log.info("derivatives.rendered", artifact_id=artifact_id,
              png_bytes=len(renders.spectrogram_png), essence_bytes=len(renders.essence_wav))
     return Outcome.RENDERED
+
+
+async def measure_take(res: Resources, artifact_id: int) -> dict[str, float]:
+    """Measure what of a live take is still unmeasured (raw, essence) in the render pool
+    and store it (`measure_loudness` job; docs/loudness.md). Returns what it stored, by
+    column; {} when there was nothing to do or the take went meanwhile. Storage and
+    decoding errors raise (the job runner retries)."""
+    async with res.sessions() as session:
+        todo = await repository.unmeasured(session, artifact_id, utcnow())
+    measured: dict[str, float] = {}
+    for column, uri in (("loudness_lufs", todo.raw_uri),
+                        ("essence_loudness_lufs", todo.essence_uri)):
+        if not uri:
+            continue
+        try:
+            wav = await res.blobs.read(uri)
+        except BlobNotFound:
+            continue  # expired or revoked since the read
+        measured[column] = await render_pool(res).run(loudness.measure_wav, wav)
+        del wav
+    if not measured:
+        return {}
+    async with unit_of_work(res) as uow:
+        await uow.begin_write()
+        stored = await repository.store_loudness(
+            uow.session, artifact_id, raw=measured.get("loudness_lufs"),
+            essence=measured.get("essence_loudness_lufs"))
+    if not stored:
+        return {}
+    log.info("derivatives.loudness.measured", artifact_id=artifact_id, **measured)
+    return measured

@@ -23,6 +23,7 @@ class OperatorStateOut(BaseModel):
     quieter_mode: bool
     maintenance_mode: bool
     mood_bias: Literal["", "clear", "hushed", "suspended", "weathered", "gathering"]
+    room_volume: float = 1.0
     kiosk_language_code: Literal["", "en", "es_mx_ca"] = ""
     kiosk_accessibility_mode: Literal["", "large_high_contrast"] = ""
     kiosk_force_reduced_motion: bool = False
