@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr = SecretStr("")
     s3_region: str = "us-east-1"
     redis_url: str = ""
+    # PostgreSQL connections per process: pool_size kept open, max_overflow more under load.
+    # (N api + M workers) x (both) + reserve must fit the server's max_connections
+    # (README "Connection budget"); SQLite ignores both.
+    database_pool_size: int = Field(5, ge=1, le=100)
+    database_max_overflow: int = Field(5, ge=0, le=100)
     secret_key: SecretStr = SecretStr("")
     installation_profile: ProfileName = "custom"
     engine_deployment: Literal["memory", "question", "prompt", "repair", "witness", "oracle"] = (
@@ -243,6 +248,9 @@ class Settings(BaseSettings):
     live_count_ttl_s: float = Field(15.0, gt=0)
 
     # --- supervisor and streams (seeds 000 and 002) -----------------------------------
+    # with Redis: the stream leader's lock lifetime (s); renewed every TTL/3, the leader
+    # fences itself at TTL/2 without a renewal, a follower takes over within TTL
+    leader_ttl_s: float = Field(10.0, ge=0.3, le=300)
     crash_ring_size: int = Field(50, ge=1)
     analysis_window_s: float = Field(30.0, gt=0)
     analysis_summary_interval: float = Field(10.0, gt=0)
