@@ -42,7 +42,7 @@ class UnitOfWork:
         self.blobs = resources.blobs
         self.events = resources.events
         self.jobs = resources.jobs
-        self._after_commit: list[Hook] = []
+        self._after_commit: list[tuple[str, Hook]] = []  # (what it does, for the log; hook)
         self._on_rollback: list[Hook | None] = []
         self._slot: contextvars.Token[bool] | None = None
 
@@ -70,8 +70,8 @@ class UnitOfWork:
         await self.session.rollback()
         self.release_write()
 
-    def after_commit(self, fn: Hook) -> None:
-        self._after_commit.append(fn)
+    def after_commit(self, fn: Hook, what: str = "hook") -> None:
+        self._after_commit.append((what, fn))
 
     def on_rollback(self, fn: Hook) -> int:
         """Undo work outside the database (a written blob) if the transaction fails.
@@ -84,7 +84,8 @@ class UnitOfWork:
         self._on_rollback[handle] = None
 
     def enqueue_after_commit(self, name: str, *args: Any, job_id: str | None = None) -> None:
-        self.after_commit(lambda: self.jobs.enqueue(name, *args, job_id=job_id))
+        self.after_commit(lambda: self.jobs.enqueue(name, *args, job_id=job_id),
+                          what=f"enqueue {name}")
 
     async def run_on_rollback(self) -> None:
         for fn in reversed(self._on_rollback):
@@ -97,12 +98,12 @@ class UnitOfWork:
 
     async def run_after_commit(self) -> None:
         """Every hook runs; one that fails is logged and counted, the rest still run."""
-        for fn in self._after_commit:
+        for what, fn in self._after_commit:
             try:
                 await fn()
             except Exception as exc:
                 self.resources.metrics.after_commit_failures.inc()
-                log.warning("uow.after_commit_failed", error=type(exc).__name__,
+                log.warning("uow.after_commit_failed", what=what, error=type(exc).__name__,
                             detail=str(exc)[:200])
 
 

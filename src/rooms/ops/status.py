@@ -49,7 +49,9 @@ class Archive:
 async def read_archive(res: Resources, now: datetime) -> Archive:
     s = res.settings
     t = Thresholds.from_settings(s)
-    async with asyncio.timeout(QUERY_TIMEOUT_S), res.sessions() as session:
+    # The deadline sits inside the session: a slow query ends as TimeoutError and the session
+    # then closes normally, instead of its close being cancelled half-way.
+    async with res.sessions() as session, asyncio.timeout(QUERY_TIMEOUT_S):
         by_status = await repository.counts_by_status(session)
         active = by_status.get(ArtifactStatus.ACTIVE, 0)
         mix = await repository.playable_mix(
