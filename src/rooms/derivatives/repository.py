@@ -6,7 +6,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, delete, exists, literal, not_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    delete,
+    exists,
+    literal,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -44,15 +55,16 @@ class Source:
         return self.status == "ACTIVE" and self.consent_mode == "FOSSIL" and bool(self.raw_uri)
 
 
-async def source(session: AsyncSession, artifact_id: int) -> Source | None:
-    row = (await session.execute(select(
+def source(conn: Connection, artifact_id: int) -> Source | None:
+    """What a render needs to know about the take (for `Database.read`)."""
+    row = conn.execute(select(
         Artifact.status, Artifact.consent_mode, Artifact.raw_uri, Artifact.raw_sha256)
-        .where(Artifact.id == artifact_id))).first()
+        .where(Artifact.id == artifact_id)).first()
     return None if row is None else Source(artifact_id, *row)
 
 
-async def attach(session: AsyncSession, db: Database, artifact_id: int, kind: str,
-                 uri: str, now: datetime) -> bool:
+def attach(conn: Connection, db: Database, artifact_id: int, kind: str,
+           uri: str, now: datetime) -> bool:
     """Insert (or, on a re-render, refresh) the row for a rendered blob, in one
     INSERT ... SELECT ... WHERE the take is still ACTIVE and FOSSIL. True when a row went
     in or was refreshed; False when the take is gone (revoked, expired) meanwhile.
@@ -73,7 +85,7 @@ async def attach(session: AsyncSession, db: Database, artifact_id: int, kind: st
         set_={"uri": stmt.excluded.uri, "created_at": stmt.excluded.created_at,
               "expires_at": stmt.excluded.expires_at},
     ).returning(Derivative.id)
-    return (await session.execute(stmt)).first() is not None
+    return conn.execute(stmt).first() is not None
 
 
 def _live(kind: str, now: datetime) -> ColumnElement[bool]:

@@ -9,7 +9,8 @@
    file store the render worker does 2 and 3 itself (`offload.render_file_blobs`), so the
    API process that runs the job never reads the take or holds the renders;
 4. in the write slot, one INSERT ... SELECT ... WHERE the take is still ACTIVE per kind
-   (`repository.attach`), upserting on UNIQUE(artifact_id, kind);
+   (`repository.attach`), upserting on UNIQUE(artifact_id, kind), both in one short
+   transaction (`Database.write`: one thread hop on SQLite, like the read in 1);
 5. if the take went meanwhile (no row went in), delete what step 3 wrote.
 
 A revocation that lands during 2-3 finds no row, deletes the prefix, marks the take; step 4
@@ -30,7 +31,6 @@ from rooms.models import utcnow
 from rooms.recordings.removal import delete_blobs
 from rooms.resources import Resources
 from rooms.storage import BlobNotFound, BlobStore, FileBlobStore
-from rooms.uow import unit_of_work
 
 log = get_logger("rooms.derivatives")
 RENDER_JOB = "render_derivatives"
@@ -106,8 +106,7 @@ async def render_take(res: Resources, artifact_id: int, *, stage: Stage = _nothi
     ("stored"; both land together, the worker writes them), so a test can make a revocation
     land there. Raises on storage or
     render failures (the job runner retries); a retry overwrites, never duplicates."""
-    async with res.sessions() as session:
-        src = await repository.source(session, artifact_id)
+    src = await res.db.read(lambda conn: repository.source(conn, artifact_id))
     if src is None:
         return Outcome.SKIPPED
     if not src.renderable:
@@ -123,11 +122,8 @@ async def render_take(res: Resources, artifact_id: int, *, stage: Stage = _nothi
     await stage("rendered")
     await stage("stored")
     now = utcnow()
-    async with unit_of_work(res) as uow:
-        await uow.begin_write()
-        attached = [await repository.attach(uow.session, res.db, artifact_id, kind,
-                                            keys[kind], now)
-                    for kind in keys]
+    attached = await res.db.write(lambda conn: [
+        repository.attach(conn, res.db, artifact_id, kind, keys[kind], now) for kind in keys])
     if not all(attached):
         await _discard(res.blobs, artifact_id)
         log.info("derivatives.discarded", artifact_id=artifact_id)
