@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,7 +10,10 @@ from datetime import datetime
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
+    String,
     and_,
+    bindparam,
     delete,
     exists,
     literal,
@@ -18,8 +22,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Executable
 
 from rooms.db import Database
 from rooms.models import Artifact, Derivative
@@ -63,6 +69,26 @@ def source(conn: Connection, artifact_id: int) -> Source | None:
     return None if row is None else Source(artifact_id, *row)
 
 
+@functools.cache
+def _attach_query(dialect: str) -> Executable:
+    """`attach`'s statement, built once per dialect with bound parameters (building and
+    hashing it per call cost more CPU than the database takes to run it)."""
+    chosen = (select(Artifact.id, bindparam("kind", type_=String()),
+                     bindparam("uri", type_=String()), bindparam("now", type_=UTCDateTime()),
+                     Artifact.expires_at, literal(False))
+              .where(Artifact.id == bindparam("artifact_id", type_=Integer()),
+                     Artifact.status == "ACTIVE", Artifact.consent_mode == "FOSSIL")
+              .with_for_update())
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Derivative)
+    stmt = ins.from_select(
+        ["artifact_id", "kind", "uri", "created_at", "expires_at", "publishable"], chosen)
+    return stmt.on_conflict_do_update(
+        index_elements=["artifact_id", "kind"],
+        set_={"uri": stmt.excluded.uri, "created_at": stmt.excluded.created_at,
+              "expires_at": stmt.excluded.expires_at},
+    ).returning(Derivative.id)
+
+
 def attach(conn: Connection, db: Database, artifact_id: int, kind: str,
            uri: str, now: datetime) -> bool:
     """Insert (or, on a re-render, refresh) the row for a rendered blob, in one
@@ -73,19 +99,8 @@ def attach(conn: Connection, db: Database, artifact_id: int, kind: str,
     either ran before (and this inserts nothing) or waits until this commits (and then
     deletes the row); on SQLite the write slot orders the two the same way. The row
     expires with the take (`expires_at`, the consent's derivative TTL)."""
-    chosen = (select(Artifact.id, literal(kind), literal(uri), literal(now, UTCDateTime()),
-                     Artifact.expires_at, literal(False))
-              .where(Artifact.id == artifact_id, Artifact.status == "ACTIVE",
-                     Artifact.consent_mode == "FOSSIL")
-              .with_for_update())
-    stmt = db.insert(Derivative).from_select(
-        ["artifact_id", "kind", "uri", "created_at", "expires_at", "publishable"], chosen)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["artifact_id", "kind"],
-        set_={"uri": stmt.excluded.uri, "created_at": stmt.excluded.created_at,
-              "expires_at": stmt.excluded.expires_at},
-    ).returning(Derivative.id)
-    return conn.execute(stmt).first() is not None
+    params = {"artifact_id": artifact_id, "kind": kind, "uri": uri, "now": now}
+    return conn.execute(_attach_query(db.dialect), params).first() is not None
 
 
 def _live(kind: str, now: datetime) -> ColumnElement[bool]:
