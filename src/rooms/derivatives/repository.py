@@ -22,12 +22,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Executable
 
-from rooms.db import Database
+from rooms.db import Database, dialect_insert
 from rooms.models import Artifact, Derivative
 from rooms.models.base import UTCDateTime
 from rooms.playback import playable
@@ -79,14 +78,15 @@ def _attach_query(dialect: str) -> Executable:
               .where(Artifact.id == bindparam("artifact_id", type_=Integer()),
                      Artifact.status == "ACTIVE", Artifact.consent_mode == "FOSSIL")
               .with_for_update())
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Derivative)
+    ins = dialect_insert(dialect, Derivative)
     stmt = ins.from_select(
         ["artifact_id", "kind", "uri", "created_at", "expires_at", "publishable"], chosen)
-    return stmt.on_conflict_do_update(
+    upsert: Executable = stmt.on_conflict_do_update(
         index_elements=["artifact_id", "kind"],
         set_={"uri": stmt.excluded.uri, "created_at": stmt.excluded.created_at,
               "expires_at": stmt.excluded.expires_at},
     ).returning(Derivative.id)
+    return upsert
 
 
 def attach(conn: Connection, db: Database, artifact_id: int, kind: str,

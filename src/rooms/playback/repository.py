@@ -29,10 +29,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Executable
 
-from rooms.db import Database
+from rooms.db import Database, dialect_insert
 from rooms.models import AccessEvent, Artifact
 from rooms.models.base import UTCDateTime
 from rooms.playback import classify, deployments
@@ -208,13 +207,14 @@ def _wear_step(epsilon: float) -> ColumnElement[float]:
 def _ack_query(dialect: str) -> Executable:
     """INSERT ... SELECT of the ack's AccessEvent, ON CONFLICT (ack_key) DO NOTHING, built
     once per dialect with bound `artifact_id`, `now` and `ack_key`."""
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AccessEvent)
+    ins = dialect_insert(dialect, AccessEvent)
     source = select(Artifact.id, bindparam("now", type_=UTCDateTime()), literal("room"),
                     literal("heard"), bindparam("ack_key", type_=String())
                     ).where(Artifact.id == bindparam("artifact_id", type_=Integer()))
-    return (ins.from_select(["artifact_id", "ts", "context", "action", "ack_key"], source)
-            .on_conflict_do_nothing(index_elements=["ack_key"])
-            .returning(AccessEvent.id))
+    stmt: Executable = (
+        ins.from_select(["artifact_id", "ts", "context", "action", "ack_key"], source)
+        .on_conflict_do_nothing(index_elements=["ack_key"]).returning(AccessEvent.id))
+    return stmt
 
 
 def record_ack(conn: Connection, db: Database, artifact_id: int, ack_key: str,
