@@ -15,7 +15,7 @@ from rooms.db import create_engine, downgrade, migrate
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 TABLES = {"node", "consent_manifest", "artifact", "derivative", "access_event",
-          "steward_state", "steward_action"}
+          "steward_state", "steward_action", "import_ledger"}
 
 
 async def _tables(url: str) -> set[str]:
@@ -165,3 +165,44 @@ async def _indexes(url: str) -> dict[str, str]:
     else:
         sql = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
     return {str(name): str(ddl) for name, ddl in await _execute(url, sql)}
+
+
+async def _columns(url: str, table: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda c: {col["name"] for col in inspect(c).get_columns(table)})
+    finally:
+        await engine.dispose()
+
+
+async def test_0005_adds_loudness_and_room_volume_and_downgrades_without_losing_rows(
+        settings: Settings) -> None:
+    url = settings.resolved_database_url
+    downgrade(url, "0004")
+    await _seed(url)
+    await _execute(url, "INSERT INTO steward_state (singleton_key, intake_paused, "
+                   "playback_paused, quieter_mode, maintenance_mode, mood_bias, "
+                   "kiosk_language_code, kiosk_accessibility_mode, kiosk_force_reduced_motion, "
+                   "kiosk_max_recording_seconds, session_theme_title, session_theme_prompt, "
+                   "deployment_focus_topic, deployment_focus_status, updated_at) VALUES "
+                   "('default', false, false, true, false, '', '', '', false, 120, '', '', '', "
+                   "'', :now)", now=NOW)
+    before = await _indexes(url)
+
+    migrate(url, "0005")
+    assert {"loudness_lufs", "essence_loudness_lufs"} <= await _columns(url, "artifact")
+    row = (await _execute(url, "SELECT loudness_lufs, essence_loudness_lufs FROM artifact"))[0]
+    assert tuple(row) == (None, None)  # measured later by the sweep
+    volume = (await _execute(url, "SELECT room_volume, quieter_mode FROM steward_state"))[0]
+    assert tuple(volume) == (1.0, True)
+    assert "artifact_unmeasured_idx" in await _indexes(url)
+    await _execute(url, "UPDATE artifact SET loudness_lufs = -23.5")
+
+    downgrade(url, "0004")
+    assert await _counts(url) == {"artifact": 1, "derivative": 1, "access_event": 1}
+    assert "loudness_lufs" not in await _columns(url, "artifact")
+    assert "room_volume" not in await _columns(url, "steward_state")
+    assert await _indexes(url) == before
+    migrate(url)

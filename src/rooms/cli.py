@@ -1,4 +1,5 @@
-"""The `rooms` command: serve, worker, migrate, listener-sim."""
+"""The `rooms` command: serve, worker, migrate, listener-sim, import, backup, restore,
+archive-day."""
 
 from __future__ import annotations
 
@@ -95,6 +96,9 @@ def main(argv: list[str] | None = None) -> None:
     sim = sub.add_parser("listener-sim",
                          help="answer stream beacons by subscribing (seed 002's simulation)")
     sim.add_argument("--rounds", type=int, default=None, help="stop after this many polls")
+    from rooms.archive import commands as archive_commands  # import, backup, restore, day
+
+    archive_commands.add_parsers(sub)
     args = parser.parse_args(argv)
     settings = _settings()
     configure_logging(settings.log_level)
@@ -106,6 +110,8 @@ def main(argv: list[str] | None = None) -> None:
         cmd_worker(settings)
     elif args.command == "listener-sim":
         cmd_listener_sim(settings, args.rounds)
+    elif args.command in ("import", "backup", "restore", "archive-day"):
+        raise SystemExit(archive_commands.run(args, settings))
 
 
 if __name__ == "__main__":

@@ -120,6 +120,15 @@ class Settings(BaseSettings):
     derivative_render_workers: int = Field(1, ge=1, le=16)
     derivative_render_timeout_s: float = Field(120.0, gt=0)
     orphan_sweep_days: int = Field(2, ge=1, le=60)
+    # audit data kept (days; 0 keeps it forever), pruned by the `prune_audit` cron
+    access_event_retention_days: int = Field(90, ge=0)
+    steward_action_retention_days: int = Field(365, ge=0)
+    # where removals are recorded for `rooms restore` (rooms/recordings/ledger.py); empty:
+    # VAR_DIR/revocations.jsonl with file blobs, s3://BUCKET/ledger/revocations/ with S3
+    revocation_ledger_url: str = ""
+    # SQLite's `synchronous` pragma (README "Durability"): FULL survives a power loss with
+    # every answered commit; NORMAL may lose the last commits (never corrupts)
+    sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "FULL"
     heartbeat_interval_s: int = Field(60, ge=1)
 
     # --- tokens and ingest ------------------------------------------------------------
@@ -216,6 +225,8 @@ class Settings(BaseSettings):
     room_overlap_max_delay_ms: int = Field(520, ge=0)
     room_overlap_gain_multiplier: float = Field(0.68, gt=0)
     room_fossil_visuals_enabled: bool = False
+    # every take plays at this integrated loudness (docs/loudness.md; EBU R128's -23)
+    room_loudness_target_lufs: float = Field(-23.0, ge=-36, le=-14)
 
     # --- live websocket ---------------------------------------------------------------
     live_token_ttl_s: int = Field(60, ge=1, le=3600)
@@ -392,6 +403,8 @@ def _check_urls(s: Settings) -> None:
             raise ValueError("S3_ENDPOINT_URL must be an http:// or https:// URL")
     elif not blobs.startswith("file://") or not blobs[7:]:
         raise ValueError("BLOB_STORE_URL must be file://PATH or s3://BUCKET")
+    if s.revocation_ledger_url and not s.revocation_ledger_url.startswith(("file://", "s3://")):
+        raise ValueError("REVOCATION_LEDGER_URL must be file://PATH or s3://BUCKET/PREFIX")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
     if not db.startswith("sqlite") and not s.secret_key.get_secret_value():

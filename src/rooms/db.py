@@ -42,14 +42,18 @@ GuardMode = Literal["off", "log", "raise"]
 MIGRATIONS_DIR = asset_dir("migrations")  # shipped inside the package, see rooms.assets
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """Build the async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+Synchronous = Literal["NORMAL", "FULL", "EXTRA"]
+
+
+def create_engine(url: str, *, synchronous: Synchronous = "FULL") -> AsyncEngine:
+    """Build the async engine; SQLite gets WAL, foreign keys, a busy timeout and the
+    `synchronous` level (SQLITE_SYNCHRONOUS; README "Durability")."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _pragmas(synchronous))
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
                                async_creator=_asyncpg_connector(parsed))
@@ -78,16 +82,27 @@ def _asyncpg_connector(url: Any) -> Callable[[], Any]:
     return connect
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
+def _pragmas(synchronous: Synchronous) -> Callable[[Any, Any], None]:
+    """The connect hook: WAL, foreign keys, `synchronous`, a 30 s busy timeout.
+
+    In WAL mode FULL fsyncs the log at every commit, so a commit that was answered survives
+    a power loss; NORMAL fsyncs only at checkpoints, so the last commits before a power
+    loss can vanish (the database stays consistent either way)."""
+    if synchronous not in ("NORMAL", "FULL", "EXTRA"):
+        raise ValueError(f"bad synchronous level {synchronous!r}")
+
+    def hook(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    return hook
 
 
-def create_sqlite_writer(url: str) -> Engine | None:
+def create_sqlite_writer(url: str, *, synchronous: Synchronous = "FULL") -> Engine | None:
     """A sync engine on the same SQLite file, for hot write paths run in one thread hop.
 
     aiosqlite hops threads for every statement (~0.3 ms of CPU each); a two-row insert
@@ -99,7 +114,7 @@ def create_sqlite_writer(url: str) -> Engine | None:
         return None
     engine = sa_create_engine(parsed.set(drivername="sqlite+pysqlite"),
                               connect_args={"timeout": 30, "check_same_thread": False})
-    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", _pragmas(synchronous))
     return engine
 
 
@@ -169,14 +184,15 @@ def install_write_guard(engine: Engine, mode: GuardMode) -> None:
 class Database:
     """The app's database: engine, sessions, the write slot and the per-dialect fast paths."""
 
-    def __init__(self, url: str, *, guard: GuardMode = "log") -> None:
+    def __init__(self, url: str, *, guard: GuardMode = "log",
+                 synchronous: Synchronous = "FULL") -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, synchronous=synchronous)
         self.sessions = session_factory(self.engine)
         self.dialect = self.engine.dialect.name
         self.is_sqlite = self.dialect == "sqlite"
         self.slot = WriteSlot(enabled=self.is_sqlite)
-        self._writer = create_sqlite_writer(url)
+        self._writer = create_sqlite_writer(url, synchronous=synchronous)
         if self.is_sqlite:
             install_write_guard(self.engine.sync_engine, guard)
             assert self._writer is not None

@@ -119,7 +119,8 @@ async def _quiet_now(db: Database) -> bool:
 async def open_resources(settings: Settings, *, role: Role = "api") -> AsyncIterator[Resources]:
     """Build what a process of `role` needs; close it in reverse order on exit."""
     async with AsyncExitStack() as stack:
-        db = Database(settings.resolved_database_url, guard=settings.db_write_guard)
+        db = Database(settings.resolved_database_url, guard=settings.db_write_guard,
+                      synchronous=settings.sqlite_synchronous)
         stack.push_async_callback(db.aclose)
         blobs = await open_store(settings)
         stack.push_async_callback(blobs.aclose)

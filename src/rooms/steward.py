@@ -1,11 +1,12 @@
 """The steward's posture: one place to read it, write it, cache it and announce it.
 
 The posture is the `steward_state` row: the switches (intake, playback, quiet, maintenance),
-the mood bias, and the kiosk and session fields the pages use. Every process keeps one
-cached copy (`posture(res)`), read at most once per `CACHE_TTL_S`; a change is announced on
-the `surface` topic after it commits (through Redis to every api process), and each process
-drops its copy when it hears that, so every kiosk and room obeys at once. The TTL is only
-the fallback for an announcement lost while Redis was down.
+the mood bias, the room's master volume (`room_volume`), and the kiosk and session fields
+the pages use. Every process keeps one cached copy (`posture(res)`), read at most once per
+`CACHE_TTL_S`; a change is announced on the `surface` topic after it commits (through Redis
+to every api process), and each process drops its copy when it hears that, so every kiosk
+and room obeys at once. The TTL is only the fallback for an announcement lost while Redis
+was down.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Posture:
     quieter_mode: bool = False
     maintenance_mode: bool = False
     mood_bias: str = ""
+    room_volume: float = 1.0  # the room's master volume, 0..1 (docs/loudness.md)
     kiosk_language_code: str = ""
     kiosk_accessibility_mode: str = ""
     kiosk_force_reduced_motion: bool = False

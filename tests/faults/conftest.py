@@ -115,4 +115,5 @@ async def rows_and_blobs(res: Any) -> tuple[dict[int, str], set[str]]:
     """{artifact id: raw key} of every stored row with a raw blob, and every blob key."""
     async with res.sessions() as session:
         rows = (await session.execute(select(Artifact.id, Artifact.raw_uri))).all()
-    return {int(i): str(k) for i, k in rows if k}, set(await res.blobs.list())
+    blobs = {k for k in await res.blobs.list() if not k.startswith("ledger/")}  # not takes'
+    return {int(i): str(k) for i, k in rows if k}, blobs

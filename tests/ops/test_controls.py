@@ -25,7 +25,8 @@ async def test_a_change_is_audited_and_a_repeat_is_not(client: httpx.AsyncClient
     assert first.status_code == 200 and first.headers["cache-control"] == "no-store"
     assert first.json() == {"operator_state": {"intake_paused": False, "playback_paused": False,
                                                "quieter_mode": False, "maintenance_mode": False,
-                                               "mood_bias": "", "kiosk_language_code": "",
+                                               "mood_bias": "", "room_volume": 1.0,
+                                               "kiosk_language_code": "",
                                                "kiosk_accessibility_mode": "",
                                                "kiosk_force_reduced_motion": False,
                                                "kiosk_max_recording_seconds": 120,

@@ -127,3 +127,19 @@ def test_scarcity_and_archive_gap_tiers_scale_the_gaps() -> None:
     assert scarce.overlap_chance == 0.0  # below ROOM_OVERLAP_MIN_POOL_SIZE
     off = comp(room_daypart_enabled=False, room_scarcity_enabled=False)
     assert pacing(off, NOON, pool_size=2).scarcity == "normal"
+
+
+def test_the_loudness_rule_meets_the_target_within_its_caps() -> None:
+    """docs/loudness.md: gain = target - loudness, at most +18 dB and -24 dB; unmeasured 0."""
+    c = comp()
+    assert c["loudness"]["target_lufs"] == -23.0
+    assert c["loudness"]["limiter"]["threshold_db"] == -3.0
+    assert composition.gain_db(c, -31.0) == 8.0
+    assert composition.gain_db(c, -14.5) == -8.5
+    assert composition.gain_db(c, -70.0) == 18.0  # a silent take is not raised into hiss
+    assert composition.gain_db(c, 3.0) == -24.0
+    assert composition.gain_db(c, None) == 0.0
+    louder = comp(room_loudness_target_lufs=-18)
+    assert composition.gain_db(louder, -31.0) == 13.0
+    with pytest.raises(ConfigError):
+        load_settings(room_loudness_target_lufs=-3)

@@ -17,7 +17,7 @@ from tests.recordings.conftest import upload
 
 pytestmark = pytest.mark.usefixtures("runtime")
 KEYS = {"id", "lane", "density", "mood", "wear", "play_count", "duration_ms", "effect_profile",
-        "topic_tag", "media_kind", "audio_url", "playback_ack_url"}
+        "topic_tag", "media_kind", "loudness_lufs", "audio_url", "playback_ack_url"}
 
 
 async def _next(client: httpx.AsyncClient, **params: str) -> dict:  # type: ignore[type-arg]

@@ -24,7 +24,7 @@ async def test_state_reflects_switches_pool_and_budget(client: httpx.AsyncClient
                                                        app: FastAPI) -> None:
     before = await _state(client)
     assert before == {"intake_paused": False, "playback_paused": False, "quieter_mode": False,
-                      "pool_size": 0,
+                      "room_volume": 1.0, "pool_size": 0,
                       "ingest_budget": {"limit": 180, "remaining": 180, "window_s": 3600},
                       "kiosk": {"language": "en", "accessibility_mode": "",
                                 "force_reduced_motion": False, "max_recording_seconds": 120,

@@ -143,6 +143,50 @@ async def test_quiet_follows_the_stewards_posture_events(hub: Hub) -> None:
         assert hub.counts()["surface"] == 0  # ...but is nobody's audience
 
 
+def reasons(sup: Supervisor) -> dict[str, str | None]:
+    return {name: w["reason"] for name, w in sup.workers().items()}
+
+
+async def test_a_stopped_worker_says_why(hub: Hub) -> None:
+    runs, clock = Runs(), Clock()
+    specs = [TaskSpec(name="probe", max_ws_clients=1),
+             TaskSpec(name="analysis", min_ws_clients=2, ignore_quiet=False),
+             TaskSpec(name="stage", enabled=False)]
+    workers = {"probe": runs.worker(), "analysis": runs.worker(), "stage": runs.worker()}
+    async with supervising(hub, specs, workers, clock) as sup, \
+            contextlib.AsyncExitStack() as listeners:
+        await until(lambda: states(sup)["probe"] == "running")
+        assert reasons(sup) == {"probe": None, "analysis": "too_few_listeners",
+                                "stage": "disabled"}
+        assert sup.workers()["analysis"]["listeners"] == {
+            "count": 0, "min_ws_clients": 2, "max_ws_clients": None}
+        for _ in range(2):
+            await listeners.enter_async_context(hub.connection())
+        await until(lambda: states(sup)["probe"] == "stopped")
+        assert reasons(sup)["probe"] == "too_many_listeners"
+        assert sup.workers()["probe"]["listeners"] == {
+            "count": 2, "min_ws_clients": 0, "max_ws_clients": 1}
+        await until(lambda: states(sup)["analysis"] == "running")
+        sup.set_quiet(True)
+        await until(lambda: reasons(sup)["analysis"] == "quiet")
+        sup.set_open(False)  # opening hours end: every worker stops
+        await until(lambda: states(sup) == {"probe": "stopped", "analysis": "stopped",
+                                            "stage": "disabled"})
+        assert reasons(sup) == {"probe": "closed", "analysis": "closed", "stage": "disabled"}
+        sup.set_leader(False)  # another process leads the streams
+        assert reasons(sup) == {"probe": "not_leader", "analysis": "not_leader",
+                                "stage": "disabled"}
+        sup.set_open(True)
+        sup.set_quiet(False)
+        await asyncio.sleep(0.02)
+        assert states(sup)["analysis"] == "stopped"  # still not the leader
+        sup.set_leader(True)
+        await until(lambda: states(sup)["analysis"] == "running")
+        await listeners.aclose()
+        await until(lambda: states(sup)["probe"] == "running")
+        assert runs.started == {"probe": 2, "analysis": 2}
+
+
 async def test_a_crash_backs_off_then_parks_past_the_flood_guard(hub: Hub) -> None:
     runs, clock = Runs(), Clock()
     policy = RestartPolicy(backoff_initial_s=1, factor=2, backoff_max_s=10, max_restarts=2,

@@ -54,7 +54,7 @@ async def test_code_removes_the_recording(page: Page, client: httpx.AsyncClient,
     from playwright.async_api import expect
 
     code = await _take(client)
-    before = await resources(app).blobs.list()
+    before = await resources(app).blobs.list("raw/")
     assert before, "the upload stored no blob"
     async with serve_app(app) as base_url:
         await page.goto(f"{base_url}/revoke/")
@@ -71,7 +71,7 @@ async def test_code_removes_the_recording(page: Page, client: httpx.AsyncClient,
         await page.screenshot(path=SCREENSHOT, full_page=True)
     assert resp.status == 200
     assert (await resp.json())["revoked"] == 1
-    assert await resources(app).blobs.list() == []
+    assert await resources(app).blobs.list("raw/") == []
     again = await client.post("/api/v1/revoke", json={"token": code})
     assert again.json() == {"revoked": 0, "derivatives_deleted": 0}
 
@@ -92,7 +92,7 @@ async def test_wrong_code_shows_the_servers_message(page: Page, client: httpx.As
         assert (resp.status, body["error"]["code"]) == (404, "unknown_token")
         await expect(page.get_by_role("status")).to_have_text(body["error"]["message"])
         await expect(page.locator("#code")).to_have_value(wrong)  # kept, to fix a typo
-    assert await resources(app).blobs.list()  # nothing was removed
+    assert await resources(app).blobs.list("raw/")  # nothing was removed
 
 
 async def test_a_link_with_a_code_fills_the_form(client: httpx.AsyncClient) -> None:

@@ -15,6 +15,7 @@ imported only inside the worker (`rooms.derivatives.render`, preloaded by the fo
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,16 @@ from rooms.storage import BlobNotFound, FileBlobStore
 
 if TYPE_CHECKING:
     from rooms.derivatives.render import Renders
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What a render left in the store: bytes written per kind, and the loudness (LUFS) of
+    the take and of its essence (None where it could not be measured)."""
+
+    sizes: dict[str, int]
+    loudness_lufs: float | None = None
+    essence_loudness_lufs: float | None = None
 
 
 def render_bytes(wav: bytes, seed: int) -> Renders:
@@ -32,11 +43,11 @@ def render_bytes(wav: bytes, seed: int) -> Renders:
 
 
 def render_file_blobs(root: str, raw_key: str, outputs: Mapping[str, str],
-                      seed: int) -> dict[str, int] | None:
+                      seed: int) -> Stored | None:
     """Read `raw_key` from the file store at `root`, render, and store each render under
-    its key in `outputs` ({"spectrogram_png" | "essence_wav": key}). Returns the bytes
-    written per kind, or None when the raw blob is gone (expired or revoked meanwhile).
-    Raises OSError when the folder cannot be read or written (the job retries)."""
+    its key in `outputs` ({"spectrogram_png" | "essence_wav": key}). Returns what was
+    stored, or None when the raw blob is gone (expired or revoked meanwhile). Raises
+    OSError when the folder cannot be read or written (the job retries)."""
     store = FileBlobStore(Path(root))
     try:
         wav = store.read_sync(raw_key)
@@ -45,4 +56,22 @@ def render_file_blobs(root: str, raw_key: str, outputs: Mapping[str, str],
     renders = render_bytes(wav, seed)
     del wav
     data = {"spectrogram_png": renders.spectrogram_png, "essence_wav": renders.essence_wav}
-    return {kind: store.put_bytes_sync(key, data[kind]) for kind, key in outputs.items()}
+    sizes = {kind: store.put_bytes_sync(key, data[kind]) for kind, key in outputs.items()}
+    return Stored(sizes, renders.loudness_lufs, renders.essence_loudness_lufs)
+
+
+def measure_bytes(wav: bytes) -> float:
+    """The integrated loudness (LUFS) of WAV bytes (`loudness.measure_wav`)."""
+    from rooms.derivatives import loudness
+
+    return loudness.measure_wav(wav)
+
+
+def measure_file_blob(root: str, key: str) -> float | None:
+    """`measure_bytes` of the blob at `key` in the file store at `root`, read here in the
+    worker; None when it is gone."""
+    try:
+        wav = FileBlobStore(Path(root)).read_sync(key)
+    except BlobNotFound:
+        return None
+    return measure_bytes(wav)

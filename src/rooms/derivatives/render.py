@@ -25,6 +25,7 @@ from PIL import Image
 from scipy import fft as sfft
 from scipy import signal
 
+from rooms.derivatives import loudness
 from rooms.derivatives.colormap import VIRIDIS
 from rooms.kit.dsp import decode_wav, pcm16
 from rooms.kit.wav import encode_pcm16_wav
@@ -54,6 +55,8 @@ _FULL_SCALE = float((_WINDOW.sum() / 2.0) ** 2)
 class Renders:
     spectrogram_png: bytes
     essence_wav: bytes
+    loudness_lufs: float | None = None  # of the take (derivatives.loudness)
+    essence_loudness_lufs: float | None = None  # of the essence
 
 
 def f_top(sample_rate: int) -> float:
@@ -163,6 +166,10 @@ def render_essence(samples: np.ndarray, sample_rate: int, *, seed: int = 0) -> b
 
 
 def render_all(wav: bytes, seed: int = 0) -> Renders:
-    """Both renders of the stored WAV bytes (runs in a render worker process)."""
+    """Both renders of the stored WAV bytes, and the loudness of the take and of its
+    essence (runs in a render worker process)."""
     samples, rate = decode_wav(wav)
-    return Renders(render_spectrogram(samples, rate), render_essence(samples, rate, seed=seed))
+    essence = essence_samples(samples, rate, seed=seed)
+    return Renders(render_spectrogram(samples, rate),
+                   encode_pcm16_wav(pcm16(essence), ESSENCE_RATE),
+                   loudness.measure(samples, rate), loudness.measure(essence, ESSENCE_RATE))

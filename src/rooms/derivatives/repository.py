@@ -20,6 +20,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,7 @@ from sqlalchemy.sql import Executable
 
 from rooms.db import Database, dialect_insert
 from rooms.models import Artifact, Derivative
+from rooms.models.artifact import UNMEASURED
 from rooms.models.base import UTCDateTime
 from rooms.playback import playable
 
@@ -211,3 +213,63 @@ async def spectrograms(session: AsyncSession, limit: int,
         query = query.where(Derivative.id < before_id)
     rows = await session.execute(query.order_by(Derivative.id.desc()).limit(limit))
     return list(rows.scalars())
+
+
+# --- loudness (docs/loudness.md) ------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Unmeasured:
+    """What a take still needs measured: its raw key and/or its essence key ("" = none)."""
+
+    raw_uri: str
+    essence_uri: str
+
+
+async def unmeasured(session: AsyncSession, artifact_id: int, now: datetime) -> Unmeasured:
+    """The audio of a live take whose loudness is still NULL (raw and/or essence)."""
+    row = (await session.execute(select(
+        Artifact.raw_uri, Artifact.loudness_lufs, Artifact.essence_loudness_lufs,
+        playable.raw_clause(now)).where(Artifact.id == artifact_id,
+                                        Artifact.status == "ACTIVE"))).first()
+    if row is None:
+        return Unmeasured("", "")
+    raw_uri, raw_lufs, essence_lufs, has_raw = row
+    essence = ""
+    if essence_lufs is None:
+        essence = (await session.execute(select(Derivative.uri).where(
+            Derivative.artifact_id == artifact_id, Derivative.kind == ESSENCE,
+            or_(Derivative.expires_at.is_(None), Derivative.expires_at > now)))).scalar() or ""
+    return Unmeasured(str(raw_uri) if raw_lufs is None and has_raw else "", str(essence))
+
+
+async def store_loudness(session: AsyncSession, artifact_id: int, *,
+                         raw: float | None, essence: float | None) -> bool:
+    """Set the measured values (None leaves a column as it is) on a still-ACTIVE take."""
+    values = {k: v for k, v in (("loudness_lufs", raw), ("essence_loudness_lufs", essence))
+              if v is not None}
+    if not values:
+        return False
+    done = (await session.execute(update(Artifact).where(
+        Artifact.id == artifact_id, Artifact.status == "ACTIVE").values(**values)
+        .returning(Artifact.id))).first()
+    return done is not None
+
+
+def set_loudness(conn: Connection, artifact_id: int, *, raw: float | None,
+                 essence: float | None) -> bool:
+    """`store_loudness` on a plain connection (for `Database.write`)."""
+    values = {k: v for k, v in (("loudness_lufs", raw), ("essence_loudness_lufs", essence))
+              if v is not None}
+    if not values:
+        return False
+    return conn.execute(update(Artifact).where(
+        Artifact.id == artifact_id, Artifact.status == "ACTIVE").values(**values)
+        .returning(Artifact.id)).first() is not None
+
+
+async def lacking_loudness(session: AsyncSession, limit: int) -> list[int]:
+    """Newest first, live takes with raw audio not measured yet (`artifact_unmeasured_idx`:
+    its WHERE is repeated word for word so both planners pick the partial index)."""
+    rows = await session.execute(select(Artifact.id).where(text(UNMEASURED))
+                                 .order_by(Artifact.id.desc()).limit(limit))
+    return [int(i) for i in rows.scalars()]

@@ -9,8 +9,8 @@
    file store the render worker does 2 and 3 itself (`offload.render_file_blobs`), so the
    API process that runs the job never reads the take or holds the renders;
 4. in the write slot, one INSERT ... SELECT ... WHERE the take is still ACTIVE per kind
-   (`repository.attach`), upserting on UNIQUE(artifact_id, kind), both in one short
-   transaction (`Database.write`: one thread hop on SQLite, like the read in 1);
+   (`repository.attach`), upserting on UNIQUE(artifact_id, kind), and the loudness, in one
+   short transaction (`Database.write`: one thread hop on SQLite, like the read in 1);
 5. if the take went meanwhile (no row went in), delete what step 3 wrote.
 
 A revocation that lands during 2-3 finds no row, deletes the prefix, marks the take; step 4
@@ -24,6 +24,8 @@ import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
 
+from sqlalchemy import Connection
+
 from rooms.derivatives import offload, repository
 from rooms.derivatives.workers import RenderPool
 from rooms.logging import get_logger
@@ -31,9 +33,11 @@ from rooms.models import utcnow
 from rooms.recordings.removal import delete_blobs
 from rooms.resources import Resources
 from rooms.storage import BlobNotFound, BlobStore, FileBlobStore
+from rooms.uow import unit_of_work
 
 log = get_logger("rooms.derivatives")
 RENDER_JOB = "render_derivatives"
+MEASURE_JOB = "measure_loudness"
 Stage = Callable[[str], Awaitable[None]]
 
 
@@ -50,6 +54,11 @@ def render_pool(res: Resources) -> RenderPool:
         pool = res.extras["render_pool"] = RenderPool(
             res.settings.derivative_render_workers, res.settings.derivative_render_timeout_s)
     return pool
+
+
+def measure_job_id(artifact_id: int) -> str:
+    """One queued measurement per take (the ingest's and the sweep's share it)."""
+    return f"loudness:{artifact_id}"
 
 
 def render_job_id(artifact_id: int) -> str:
@@ -73,11 +82,11 @@ async def _discard(blobs: BlobStore, artifact_id: int) -> None:
 
 
 async def _render_and_store(res: Resources, raw_key: str, keys: dict[str, str],
-                            seed: int) -> dict[str, int] | None:
-    """Render the take at `raw_key` and store each render under `keys[kind]`; returns the
-    bytes written per kind, or None when the raw blob is gone. With the file store the
-    render worker reads and writes the blobs itself; with any other store this process
-    does the I/O (on S3 that is `rooms worker`, never the API)."""
+                            seed: int) -> offload.Stored | None:
+    """Render the take at `raw_key` and store each render under `keys[kind]`; None when
+    the raw blob is gone. With the file store the render worker reads and writes the blobs
+    itself; with any other store this process does the I/O (on S3 that is `rooms worker`,
+    never the API)."""
     pool = render_pool(res)
     if isinstance(res.blobs, FileBlobStore):
         return await pool.run(offload.render_file_blobs, str(res.blobs.root), raw_key,
@@ -92,7 +101,21 @@ async def _render_and_store(res: Resources, raw_key: str, keys: dict[str, str],
             repository.ESSENCE: renders.essence_wav}
     for kind, key in keys.items():
         await _put(res.blobs, key, data[kind])
-    return {kind: len(data[kind]) for kind in keys}
+    return offload.Stored({kind: len(data[kind]) for kind in keys}, renders.loudness_lufs,
+                          renders.essence_loudness_lufs)
+
+
+async def _measure(res: Resources, key: str) -> float | None:
+    """The loudness of the blob at `key` (in the render pool; with the file store the
+    worker reads the blob itself); None when it is gone."""
+    pool = render_pool(res)
+    if isinstance(res.blobs, FileBlobStore):
+        return await pool.run(offload.measure_file_blob, str(res.blobs.root), key)
+    try:
+        wav = await res.blobs.read(key)
+    except BlobNotFound:
+        return None
+    return await pool.run(offload.measure_bytes, wav)
 
 
 async def _nothing(_: str) -> None:
@@ -116,18 +139,56 @@ async def render_take(res: Resources, artifact_id: int, *, stage: Stage = _nothi
     seed = int.from_bytes(hashlib.sha256(f"{artifact_id}:{src.raw_sha256}".encode())
                           .digest()[:8], "big")
     keys = {kind: repository.key(artifact_id, kind) for kind in repository.KINDS}
-    sizes = await _render_and_store(res, src.raw_uri, keys, seed)
-    if sizes is None:
+    stored = await _render_and_store(res, src.raw_uri, keys, seed)
+    if stored is None:
         return Outcome.SKIPPED  # the raw expired or was revoked since the read
     await stage("rendered")
     await stage("stored")
     now = utcnow()
-    attached = await res.db.write(lambda conn: [
-        repository.attach(conn, res.db, artifact_id, kind, keys[kind], now) for kind in keys])
+
+    def attach(conn: Connection) -> list[bool]:
+        attached = [repository.attach(conn, res.db, artifact_id, kind, keys[kind], now)
+                    for kind in keys]
+        if all(attached):
+            repository.set_loudness(conn, artifact_id, raw=stored.loudness_lufs,
+                                    essence=stored.essence_loudness_lufs)
+        return attached
+
+    attached = await res.db.write(attach)
     if not all(attached):
         await _discard(res.blobs, artifact_id)
         log.info("derivatives.discarded", artifact_id=artifact_id)
         return Outcome.DISCARDED
     log.info("derivatives.rendered", artifact_id=artifact_id,
-             png_bytes=sizes[repository.SPECTROGRAM], essence_bytes=sizes[repository.ESSENCE])
+             png_bytes=stored.sizes[repository.SPECTROGRAM],
+             essence_bytes=stored.sizes[repository.ESSENCE])
     return Outcome.RENDERED
+
+
+async def measure_take(res: Resources, artifact_id: int) -> dict[str, float]:
+    """Measure what of a live take is still unmeasured (raw, essence) in the render pool
+    and store it (`measure_loudness` job; docs/loudness.md). Returns what it stored, by
+    column; {} when there was nothing to do or the take went meanwhile. Storage and
+    decoding errors raise (the job runner retries)."""
+    async with res.sessions() as session:
+        todo = await repository.unmeasured(session, artifact_id, utcnow())
+    measured: dict[str, float] = {}
+    for column, uri in (("loudness_lufs", todo.raw_uri),
+                        ("essence_loudness_lufs", todo.essence_uri)):
+        if not uri:
+            continue
+        value = await _measure(res, uri)
+        if value is None:
+            continue  # expired or revoked since the read
+        measured[column] = value
+    if not measured:
+        return {}
+    async with unit_of_work(res) as uow:
+        await uow.begin_write()
+        stored = await repository.store_loudness(
+            uow.session, artifact_id, raw=measured.get("loudness_lufs"),
+            essence=measured.get("essence_loudness_lufs"))
+    if not stored:
+        return {}
+    log.info("derivatives.loudness.measured", artifact_id=artifact_id, **measured)
+    return measured

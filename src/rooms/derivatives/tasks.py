@@ -15,6 +15,7 @@ from rooms.resources import Resources
 
 log = get_logger("rooms.derivatives.tasks")
 RENDER_SWEEP_LIMIT = 200
+LOUDNESS_SWEEP_LIMIT = 200
 
 
 def _now(now_ts: float | None) -> datetime:
@@ -43,6 +44,30 @@ async def sweep_renders(ctx: JobContext, now_ts: float | None = None) -> int:
     await retention.record_run(res, "sweep_renders")
     if queued:
         log.info("derivatives.sweep.queued", count=queued)
+    return queued
+
+
+@job(timeout_s=300, max_tries=3)
+async def measure_loudness(ctx: JobContext, artifact_id: int) -> dict[str, float]:
+    """Measure and store a take's integrated loudness (see derivatives.service)."""
+    return await service.measure_take(ctx["resources"], artifact_id)
+
+
+@cron(interval_s=120, timeout_s=120)
+async def sweep_loudness(ctx: JobContext) -> int:
+    """Level-triggered: queue a measurement for every live take with raw audio still
+    unmeasured, newest first (a lost enqueue, and the archive recorded before loudness was
+    measured). The job id keeps one measurement per take."""
+    res: Resources = ctx["resources"]
+    async with res.sessions() as session:
+        ids = await repository.lacking_loudness(session, LOUDNESS_SWEEP_LIMIT)
+    queued = 0
+    for artifact_id in ids:
+        if await res.jobs.enqueue(service.MEASURE_JOB, artifact_id,
+                                  job_id=service.measure_job_id(artifact_id)):
+            queued += 1
+    if queued:
+        log.info("derivatives.loudness.sweep.queued", count=queued)
     return queued
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-JOB_MODULES = ("rooms.ops.tasks", "rooms.recordings.tasks", "rooms.derivatives.tasks")
+JOB_MODULES = ("rooms.ops.tasks", "rooms.recordings.tasks", "rooms.derivatives.tasks",
+               "rooms.archive.prune")
 
 
 def load_jobs() -> None:

@@ -2,7 +2,8 @@
 
     {"topic": "surface", "event": "posture", "intake_paused": false,
      "playback_paused": false, "quieter_mode": true, "maintenance_mode": false,
-     "mood_bias": "", "kiosk_language_code": "", ..., "ts": "2026-01-01T12:00:00Z"}
+     "mood_bias": "", "room_volume": 1.0, "kiosk_language_code": "", ...,
+     "ts": "2026-01-01T12:00:00Z"}
       (the whole steward posture: `rooms.steward.Posture.event`)
     {"topic": "surface", "event": "pool",
      "change": "added" | "revoked" | "expired" | "removed" | "essence",

@@ -10,6 +10,8 @@ from rooms.models.base import Base, UTCDateTime, utcnow
 from rooms.models.consent import ConsentManifest
 from rooms.models.enums import ArtifactStatus, ConsentMode, enum_column
 
+UNMEASURED = "loudness_lufs IS NULL AND status = 'ACTIVE' AND raw_uri <> ''"
+
 
 class Artifact(Base):
     """One participant take. Blobs live in the store under keys derived from its id."""
@@ -23,6 +25,9 @@ class Artifact(Base):
         Index("artifact_active_idx", "status", "expires_at"),
         Index("artifact_deploy_idx", "deployment_kind", "status"),
         Index("artifact_raw_expiry_idx", "raw_expires_at"),
+        # the loudness sweep: only live takes with raw audio still unmeasured (migration 0005)
+        Index("artifact_unmeasured_idx", "id", sqlite_where=text(UNMEASURED),
+              postgresql_where=text(UNMEASURED)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,5 +56,9 @@ class Artifact(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     raw_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # integrated loudness (ITU-R BS.1770, LUFS) of the raw take and of its essence; NULL
+    # until measured, -70.0 for silence (docs/loudness.md)
+    loudness_lufs: Mapped[float | None] = mapped_column(Float)
+    essence_loudness_lufs: Mapped[float | None] = mapped_column(Float)
 
     consent: Mapped[ConsentManifest] = relationship(lazy="raise")

@@ -46,6 +46,7 @@ class StewardActionName(StrEnum):
     MAINTENANCE_MODE_ENABLED = "maintenance_mode.enabled"
     MAINTENANCE_MODE_DISABLED = "maintenance_mode.disabled"
     MOOD_BIAS_UPDATED = "mood_bias.updated"
+    ROOM_VOLUME_UPDATED = "room_volume.updated"
     KIOSK_LANGUAGE_CODE_UPDATED = "kiosk_language_code.updated"
     KIOSK_ACCESSIBILITY_MODE_UPDATED = "kiosk_accessibility_mode.updated"
     KIOSK_FORCE_REDUCED_MOTION_UPDATED = "kiosk_force_reduced_motion.updated"
@@ -57,6 +58,9 @@ class StewardActionName(StrEnum):
     WORKER_RESTARTED = "worker.restarted"
     RETENTION_EXPIRED = "retention.expired"  # takes past their retention, removed
     RETENTION_SWEEP = "retention.sweep"  # one per sweep run that changed anything, its counts
+    IMPORT_COMPLETED = "import.completed"  # `rooms import`: its counts (rooms/archive)
+    RESTORE_COMPLETED = "restore.completed"  # `rooms restore`: the archive and what it re-applied
+    AUDIT_PRUNED = "audit.pruned"  # `prune_audit`: old access events and actions deleted
 
     @classmethod
     def for_change(cls, field: str, value: object) -> StewardActionName:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rooms.models.base import Base, UTCDateTime, utcnow
@@ -24,6 +24,7 @@ class StewardState(Base):
     quieter_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     maintenance_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     mood_bias: Mapped[str] = mapped_column(String(16), default="")
+    room_volume: Mapped[float] = mapped_column(Float, default=1.0)  # 0..1, the room's master
     kiosk_language_code: Mapped[str] = mapped_column(String(16), default="")
     kiosk_accessibility_mode: Mapped[str] = mapped_column(String(32), default="")
     kiosk_force_reduced_motion: Mapped[bool] = mapped_column(Boolean, default=False)

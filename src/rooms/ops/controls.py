@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, ValidationInfo, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +39,9 @@ class ControlsIn(BaseModel):
     quieter_mode: bool | None = None
     maintenance_mode: bool | None = None
     mood_bias: Literal["", "clear", "hushed", "suspended", "weathered", "gathering"] | None = None
+    # the room's master volume: a JSON number (a string, boolean, NaN or Infinity is a 400);
+    # clamped to 0..1 and rounded to 0.001 (docs/loudness.md)
+    room_volume: StrictFloat | None = Field(default=None, allow_inf_nan=False)
     # the kiosk's fields, normalised as REFERENCE §2.2 ("" = the server's default)
     kiosk_language_code: Literal["", "en", "es_mx_ca"] | None = None
     kiosk_accessibility_mode: Literal["", "large_high_contrast"] | None = None
@@ -51,6 +54,11 @@ class ControlsIn(BaseModel):
     @classmethod
     def _code(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("room_volume")
+    @classmethod
+    def _clamp_volume(cls, value: float | None) -> float | None:
+        return None if value is None else round(max(0.0, min(1.0, value)), 3)
 
     @field_validator("kiosk_max_recording_seconds")
     @classmethod
@@ -73,8 +81,9 @@ KIOSK_FIELDS = ("kiosk_language_code", "kiosk_accessibility_mode", "kiosk_force_
 
 
 def state_out(posture: steward.Posture) -> dict[str, Any]:
-    """The switches, the mood bias and the kiosk's fields."""
-    return {**posture.switches(), **{name: getattr(posture, name) for name in KIOSK_FIELDS}}
+    """The switches, the mood bias, the room's volume and the kiosk's fields."""
+    return {**posture.switches(), "room_volume": posture.room_volume,
+            **{name: getattr(posture, name) for name in KIOSK_FIELDS}}
 
 
 def action_out(action: StewardAction) -> dict[str, Any]:

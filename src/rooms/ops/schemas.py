@@ -23,6 +23,7 @@ class OperatorStateOut(BaseModel):
     quieter_mode: bool
     maintenance_mode: bool
     mood_bias: Literal["", "clear", "hushed", "suspended", "weathered", "gathering"]
+    room_volume: float = 1.0
     kiosk_language_code: Literal["", "en", "es_mx_ca"] = ""
     kiosk_accessibility_mode: Literal["", "large_high_contrast"] = ""
     kiosk_force_reduced_motion: bool = False
@@ -62,11 +63,23 @@ class ActionsPage(BaseModel):
     next_cursor: int | None
 
 
+WorkerReason = Literal["too_few_listeners", "too_many_listeners", "quiet", "closed",
+                       "disabled", "crashloop", "not_leader"]
+
+
+class WorkerListenersOut(BaseModel):
+    count: int
+    min_ws_clients: int
+    max_ws_clients: int | None
+
+
 class WorkerOut(BaseModel):
     state: WorkerState
     restarts: int
     last_heartbeat_s_ago: float | None
     last_error: str | None
+    reason: WorkerReason | None = None  # why it is not running (CONTRACT §4)
+    listeners: WorkerListenersOut | None = None  # with a listener-count reason
 
 
 class CrashOut(BaseModel):

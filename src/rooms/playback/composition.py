@@ -18,6 +18,7 @@ plain factor on the room's base value.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from rooms.config import Settings
 from rooms.playback import deployments
+from rooms.resources import Resources
 
 VERSION = 1
 
@@ -152,6 +154,25 @@ def _anti_repetition(s: Settings, profile: deployments.Deployment) -> int:
     return profile.anti_repetition
 
 
+# The even-loudness rule the page applies (docs/loudness.md): per take
+# gain_db = clamp(target - loudness_lufs, -max_cut_db, +max_boost_db) (unmeasured: 0 dB),
+# then one limiter on the mix, then the master gain (room_volume x pacing output).
+LOUDNESS = {"max_boost_db": 18.0, "max_cut_db": 24.0, "unmeasured_gain_db": 0.0,
+            "floor_lufs": -70.0,
+            "limiter": {"threshold_db": -3.0, "knee_db": 0.0, "ratio": 20.0,
+                        "attack_s": 0.003, "release_s": 0.25},
+            "volume_ramp_s": 0.3}
+
+
+def gain_db(comp: dict[str, Any], loudness_lufs: float | None) -> float:
+    """The reference arithmetic of a take's loudness gain in dB (the page mirrors it)."""
+    rule = comp["loudness"]
+    if loudness_lufs is None:
+        return float(rule["unmeasured_gain_db"])
+    wanted = rule["target_lufs"] - loudness_lufs
+    return float(max(-rule["max_cut_db"], min(rule["max_boost_db"], wanted)))
+
+
 def build(s: Settings) -> dict[str, Any]:
     """The composition for these settings (a fresh dict; callers may keep it)."""
     dep = deployments.get(s.engine_deployment)
@@ -195,6 +216,8 @@ def build(s: Settings) -> dict[str, Any]:
                      "tiers": [dict(t) for t in SCARCITY_TIERS]},
         "archive_gap_tiers": [dict(t) for t in ARCHIVE_GAP_TIERS],
         "quieter_mode": dict(QUIETER_MODE),
+        "loudness": {"target_lufs": s.room_loudness_target_lufs, **LOUDNESS,
+                     "limiter": dict(LOUDNESS["limiter"])},  # type: ignore[call-overload]
         "source_slice": {"max_seconds": s.room_source_slice_max_seconds,
                          "revolution_seconds": s.room_source_slice_revolution_seconds},
         "fossil_visuals": {"enabled": s.room_fossil_visuals_enabled, "refresh_ms": 18000,
@@ -203,6 +226,18 @@ def build(s: Settings) -> dict[str, Any]:
                    "history": dict(POLICY["history"]),
                    "sequencer": dict(POLICY["sequencer"])},
     }
+
+
+def encoded(res: Resources) -> bytes:
+    """`build(res.settings)` as the JSON bytes the route sends, built once per process (the
+    settings never change while it runs), so serving the composition costs no encoding."""
+    held = res.extras.get("room.composition")
+    if not isinstance(held, tuple) or held[0] is not res.settings:
+        body = json.dumps(build(res.settings), ensure_ascii=False, allow_nan=False,
+                          separators=(",", ":")).encode()
+        held = res.extras["room.composition"] = (res.settings, body)
+    data: bytes = held[1]
+    return data
 
 
 def _in_hours(hour: int, start: int, end: int) -> bool:

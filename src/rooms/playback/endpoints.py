@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from rooms.deps import ResourcesDep
 from rooms.effects import catalog
@@ -14,7 +14,6 @@ from rooms.errors import RoomsError
 from rooms.openapi import errors
 from rooms.playback import composition, service
 from rooms.playback.classify import DENSITIES, LANES, MOODS
-from rooms.playback.pool import Policy
 from rooms.playback.runtime import pool_runtime
 from rooms.playback.schemas import (
     CompositionOut,
@@ -84,13 +83,13 @@ async def pool_heard(token: str, res: ResourcesDep) -> JSONResponse:
 async def surface_state(request: Request, res: ResourcesDep) -> JSONResponse:
     """The steward's switches, the pool size and this kiosk's ingest budget (not charged)."""
     now = pool_runtime(res).clock()
-    posture, size, _, _ = await service.read_pool(res, now,
-                                                  Policy.from_settings(res.settings), None)
+    posture, size, _, _ = await service.read_pool(res, now, service.policy(res), None)
     budget = await peek(res.limiter, request, scope="ingest",
                         client_rate=res.settings.public_ingest_rate)
     body = {"intake_paused": posture.intake_closed,
             "playback_paused": posture.playback_stopped,
-            "quieter_mode": posture.quieter_mode, "pool_size": size,
+            "quieter_mode": posture.quieter_mode, "room_volume": posture.room_volume,
+            "pool_size": size,
             "ingest_budget": {"limit": budget.limit, "remaining": budget.remaining,
                               "window_s": budget.window_s},
             "kiosk": kiosk_view(posture, res.settings)}
@@ -104,10 +103,10 @@ async def effects() -> JSONResponse:
 
 
 @router.get("/room/composition", response_model=CompositionOut)
-async def room_composition(res: ResourcesDep) -> JSONResponse:
+async def room_composition(res: ResourcesDep) -> Response:
     """The room composer's configuration with the installation profile applied: scenes,
     movements, intensity profiles, dayparts, tone, overlap, scarcity, the quieter-mode
     overlay and room policy. Settings only change with a restart, so clients may cache it
     for a minute; the steward's live switches come from surface/state and `/ws/live`."""
-    return JSONResponse(composition.build(res.settings),
-                        headers={"Cache-Control": "public, max-age=60"})
+    return Response(composition.encoded(res), media_type="application/json",
+                    headers={"Cache-Control": "public, max-age=60"})

@@ -71,6 +71,13 @@ class Candidate:
     lifecycle_status: str = ""
     deployment_kind: str = "memory"
     has_raw: bool = True
+    loudness_lufs: float | None = None  # of the raw take; None until measured
+    essence_loudness_lufs: float | None = None
+
+    @property
+    def media_loudness(self) -> float | None:
+        """The loudness of what the take plays now: its raw audio, else its essence."""
+        return self.loudness_lufs if self.has_raw else self.essence_loudness_lufs
 
 
 @dataclass(frozen=True, slots=True)

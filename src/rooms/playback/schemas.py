@@ -18,6 +18,7 @@ class PoolArtifactOut(BaseModel):
     effect_profile: str
     topic_tag: str
     media_kind: Literal["raw", "essence"]
+    loudness_lufs: float | None
     audio_url: str
     playback_ack_url: str
 
@@ -54,6 +55,7 @@ class SurfaceStateOut(BaseModel):
     intake_paused: bool
     playback_paused: bool
     quieter_mode: bool
+    room_volume: float
     pool_size: int
     ingest_budget: BudgetOut
     kiosk: KioskOut
@@ -132,6 +134,7 @@ class CompositionOut(BaseModel):
     scarcity: dict[str, Any]
     archive_gap_tiers: list[dict[str, float]]
     quieter_mode: dict[str, float]
+    loudness: dict[str, Any]
     source_slice: dict[str, int]
     fossil_visuals: dict[str, Any]
     policy: dict[str, Any]

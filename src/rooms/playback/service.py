@@ -118,15 +118,26 @@ def _artifact_out(res: Resources, k: pool.Classified) -> dict[str, Any]:
             "effect_profile": c.effect_profile, "topic_tag": c.topic_tag,
             # a FOSSIL whose raw expired plays its essence (derivatives.retention)
             "media_kind": "raw" if c.has_raw else "essence",
+            "loudness_lufs": c.media_loudness,  # of what audio_url serves (docs/loudness.md)
             "audio_url": media_tokens.media_url(s, POOL_AUDIO, c.id),
             "playback_ack_url": HEARD_PREFIX + media_tokens.mint(s, POOL_HEARD, c.id)}
+
+
+def policy(res: Resources) -> pool.Policy:
+    """The pool policy of this process's settings, built once (settings never change while
+    a process runs)."""
+    held = res.extras.get("pool.policy")
+    if not isinstance(held, tuple) or held[0] is not res.settings:
+        held = res.extras["pool.policy"] = (res.settings, pool.Policy.from_settings(res.settings))
+    built: pool.Policy = held[1]
+    return built
 
 
 async def next_take(res: Resources, q: NextQuery) -> dict[str, Any]:
     """The body of GET /api/v1/pool/next."""
     rt = pool_runtime(res)
     now = rt.clock()
-    p = pool.Policy.from_settings(res.settings)
+    p = policy(res)
     posture, size, recent, found = await read_pool(res, now, p, q)
     if posture.playback_stopped:
         return {"artifact": None, "pool_size": size, "thread_signal": None,

@@ -5,8 +5,10 @@ retention's expiry — called the same way from a request or a job (`rooms.uow`)
 
 1. read what is stored for the takes (no write slot, and the read snapshot is closed before
    storage is touched, so a slow store never holds up the database's one writer);
-2. delete every blob (raw and derivatives); if storage fails: 503 `storage_unavailable`
-   and nothing changed, so an answer always means the audio is gone;
+2. append the takes to the revocation ledger (`recordings/ledger.py`, so a restore of an
+   older backup never brings them back), then delete every blob (raw and derivatives); if
+   either fails: 503 `storage_unavailable` and nothing changed in the database, so an
+   answer always means the audio is gone;
 3. in the write slot: mark the rows (status, no `raw_uri`, no `raw_sha256`), delete their
    derivative rows, and write one StewardAction; a derivative that a render added after
    step 1 is deleted once this commits (the orphan sweep catches anything missed);
@@ -26,6 +28,7 @@ from rooms.errors import Unavailable
 from rooms.live import surface
 from rooms.logging import get_logger
 from rooms.models import Artifact, ArtifactStatus, Derivative, StewardAction, StewardActionName
+from rooms.recordings import ledger
 from rooms.storage import BlobStore
 from rooms.uow import UnitOfWork
 
@@ -62,24 +65,30 @@ async def remove_takes(uow: UnitOfWork, artifact_ids: Sequence[int], *,
     session = uow.session
     ids = list(dict.fromkeys(artifact_ids))
     live = (await session.execute(
-        select(Artifact.id, Artifact.raw_uri, Artifact.consent_mode).where(
+        select(Artifact.id, Artifact.raw_uri, Artifact.consent_mode, Artifact.created_at).where(
             Artifact.id.in_(ids), Artifact.status.not_in(GONE_STATUSES)))).all() if ids else []
     if not live:
         return Removed([], 0)
-    targets = [int(i) for i, _, _ in live]
+    targets = [int(i) for i, _, _, _ in live]
     derived = (await session.execute(select(Derivative.uri).where(
         Derivative.artifact_id.in_(targets)))).scalars().all()
     await uow.end_read()
     # everything under a FOSSIL's derivative prefix, rows or not (a render mid-way)
     try:
         listed = await asyncio.gather(*(uow.blobs.list(f"derivatives/{i}/")
-                                        for i, _, mode in live if mode == "FOSSIL"))
+                                        for i, _, mode, _ in live if mode == "FOSSIL"))
     except Exception as exc:
         log.warning("recordings.list_failed", error=type(exc).__name__)
         raise Unavailable("storage is unreachable; nothing was changed, try again",
                           code="storage_unavailable") from exc
-    keys = list(dict.fromkeys(k for k in [*(uri for _, uri, _ in live), *derived,
+    keys = list(dict.fromkeys(k for k in [*(uri for _, uri, _, _ in live), *derived,
                                           *(k for found in listed for k in found)] if k))
+    try:
+        await ledger.record(uow.resources, change, [(int(i), c) for i, _, _, c in live])
+    except Exception as exc:
+        log.warning("recordings.ledger_failed", error=type(exc).__name__)
+        raise Unavailable("the revocation ledger could not be written; nothing was changed, "
+                          "try again", code="storage_unavailable") from exc
     await delete_blobs(uow.blobs, keys)
     await uow.begin_write()
     marked = (await session.execute(

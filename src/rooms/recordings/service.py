@@ -171,9 +171,12 @@ async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) ->
         raise Conflict("an upload with this Idempotency-Key is still being stored; retry",
                        code="idempotency_conflict") from None
     uow.after_commit(lambda: surface.pool_changed(uow.events, "added", artifact.id))
-    if mode == "FOSSIL":
+    if mode == "FOSSIL":  # the render measures its loudness too (docs/loudness.md)
         uow.enqueue_after_commit("render_derivatives", artifact.id,
                                  job_id=f"render:{artifact.id}")
+    else:
+        uow.enqueue_after_commit("measure_loudness", artifact.id,
+                                 job_id=f"loudness:{artifact.id}")
     log.info("recordings.ingest.accepted", artifact_id=artifact.id, mode=mode,
              duration_ms=info.duration_ms)
     return IngestResult(artifact, code)

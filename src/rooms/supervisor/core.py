@@ -1,5 +1,6 @@
 """The supervisor: every stream worker as a coroutine in one TaskGroup, started and stopped
-by the live listener count and the steward's quiet mode, restarted with backoff.
+by the live listener count, the steward's quiet mode, opening hours (`set_open`) and
+stream leadership (`set_leader`), restarted with backoff.
 
 Each run is wrapped so that nothing it raises reaches the TaskGroup: one worker crashing
 never cancels another or the server. One control loop decides; it wakes when the hub's
@@ -28,12 +29,14 @@ log = get_logger("rooms.supervisor")
 
 class Supervisor:
     def __init__(self, *, settings: Settings, hub: Hub, specs: Iterable[TaskSpec],
-                 workers: Mapping[str, WorkerFn], quiet: bool = False,
-                 clock: Callable[[], float] | None = None) -> None:
+                 workers: Mapping[str, WorkerFn], quiet: bool = False, open: bool = True,
+                 leader: bool = True, clock: Callable[[], float] | None = None) -> None:
         self.settings = settings
         self.hub = hub
         self.slots = {spec.name: Slot(spec, workers.get(spec.name)) for spec in specs}
         self.quiet = quiet
+        self.open = open  # inside opening hours (the schedule's `streams`)
+        self.leader = leader  # this process is the stream leader (one per cluster)
         self.crashes: deque[Crash] = deque(maxlen=settings.crash_ring_size)
         self._clock = clock
         self._poked = asyncio.Event()
@@ -69,8 +72,47 @@ class Supervisor:
 
     # --- what others see and do ----------------------------------------------------------------
     def workers(self) -> dict[str, dict[str, Any]]:
+        """Each worker's `state`, `restarts`, `last_heartbeat_s_ago`, `last_error`, and
+        `reason` (why it is not running; CONTRACT §4) with `listeners` (`count`,
+        `min_ws_clients`, `max_ws_clients`) when the reason is the listener count."""
         now = self.now()
-        return {name: slot.as_dict(now) for name, slot in self.slots.items()}
+        return {name: self._describe(slot, now) for name, slot in self.slots.items()}
+
+    def _describe(self, slot: Slot, now: float) -> dict[str, Any]:
+        out = slot.as_dict(now)
+        reason = self.reason(slot)
+        out["reason"] = reason
+        if reason in ("too_few_listeners", "too_many_listeners"):
+            out["listeners"] = {"count": self.hub.total,
+                                "min_ws_clients": slot.spec.min_ws_clients,
+                                "max_ws_clients": slot.spec.max_ws_clients}
+        return out
+
+    def reason(self, slot: Slot) -> str | None:
+        """Why `slot` is not running, in CONTRACT §4's words; None while it runs, backs off
+        after a crash, or is only waiting out `hysteresis.hold_s` before it starts.
+
+        The first that applies: `disabled`, `crashloop`, `not_leader`, `closed`, `quiet`,
+        `too_few_listeners` / `too_many_listeners` (the count against the limits; inside
+        them but still held off by the deadband or `hold_s`, the side it last left by)."""
+        if slot.state == "disabled":
+            return "disabled"
+        if slot.state == "crashloop":
+            return "crashloop"
+        if slot.state != "stopped":
+            return None
+        if not self.leader:
+            return "not_leader"
+        if not self.open:
+            return "closed"
+        if self.quiet and not slot.spec.ignore_quiet:
+            return "quiet"
+        spec, clients = slot.spec, self.hub.total
+        if clients < spec.min_ws_clients:
+            return "too_few_listeners"
+        if spec.max_ws_clients is not None and clients > spec.max_ws_clients:
+            return "too_many_listeners"
+        return slot.gate.left_by
 
     @property
     def state(self) -> str:
@@ -97,6 +139,22 @@ class Supervisor:
             log.info("supervisor.quiet", quiet=quiet)
             self.poke()
 
+    def set_open(self, open: bool) -> None:
+        """Opening hours: False stops every worker at once (reason `closed`); True lets
+        them start again as their conditions allow."""
+        if open != self.open:
+            self.open = open
+            log.info("supervisor.open", open=open)
+            self.poke()
+
+    def set_leader(self, leader: bool) -> None:
+        """Stream leadership (one supervisor runs workers per cluster): False stops every
+        worker at once (reason `not_leader`); True lets them start as conditions allow."""
+        if leader != self.leader:
+            self.leader = leader
+            log.info("supervisor.leader", leader=leader)
+            self.poke()
+
     def restart(self, name: str) -> dict[str, Any]:
         """Operator restart: forget the crash history and start again if conditions allow."""
         slot = self.slots[name]
@@ -108,7 +166,7 @@ class Supervisor:
         elif slot.runnable:
             slot.state = "stopped"
         self.poke()
-        return slot.as_dict(self.now())
+        return self._describe(slot, self.now())
 
     def poke(self) -> None:
         self._poked.set()
@@ -145,7 +203,8 @@ class Supervisor:
         for slot in self.slots.values():
             if not slot.runnable:
                 continue
-            want = slot.gate.decide(clients, self.quiet, now)
+            want = slot.gate.decide(clients, self.quiet, now,
+                                    halted=not (self.open and self.leader))
             if (hold_ends := slot.gate.next_change_at()) is not None:
                 deadlines.append(hold_ends)
             if slot.state == "running":

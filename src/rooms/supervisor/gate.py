@@ -2,8 +2,8 @@
 
 `within_limits()` is the plain client rule. A `Gate` adds the spec's hysteresis: a running
 worker stops only once the client count is `clients` past a limit (the deadband), and any
-crossing must last `hold_s` before it counts. Quiet mode and `enabled` act at once: they
-are commands.
+crossing must last `hold_s` before it counts. Quiet mode, opening hours, leadership and
+`enabled` act at once: they are commands.
 """
 
 from __future__ import annotations
@@ -23,10 +23,14 @@ class Gate:
         self.spec = spec
         self.open = False  # the decided state: the worker should run
         self._since: float | None = None  # when the count first said otherwise
+        # The side of the limits the count last closed the gate from (None: never).
+        self.left_by: str | None = None
 
-    def decide(self, clients: int, quiet: bool, now: float) -> bool:
+    def decide(self, clients: int, quiet: bool, now: float, *, halted: bool = False) -> bool:
+        """Whether the worker should run now. `halted`: a command stops it at once (the
+        room is closed, or this process is not the stream leader)."""
         spec = self.spec
-        if not spec.enabled or (quiet and not spec.ignore_quiet):
+        if not spec.enabled or halted or (quiet and not spec.ignore_quiet):
             self.open, self._since = False, None
             return False
         # Inside the limits to start; outside them by more than the deadband to stop.
@@ -38,6 +42,9 @@ class Gate:
             self._since = now
         elif self._since is None or now - self._since >= spec.hysteresis.hold_s:
             self.open, self._since = verdict, None
+            if not verdict:
+                self.left_by = ("too_few_listeners" if clients < spec.min_ws_clients
+                                else "too_many_listeners")
         return self.open
 
     def next_change_at(self) -> float | None:

@@ -9,8 +9,9 @@ from fastapi.templating import Jinja2Templates
 from rooms import steward
 from rooms.assets import asset_dir
 from rooms.deps import ResourcesDep
+from rooms.ops.artifacts import LIFECYCLE
 from rooms.recordings import consent
-from rooms.web import kiosk
+from rooms.web import kiosk, ops
 
 templates = Jinja2Templates(directory=asset_dir("templates"))
 
@@ -43,3 +44,15 @@ async def kiosk_page(request: Request, res: ResourcesDep) -> HTMLResponse:
 async def landing_page(request: Request) -> HTMLResponse:
     """Where to go: the kiosk, the room, the steward's dashboard, removing a take."""
     return templates.TemplateResponse(request, "index.html", {})
+
+
+@router.get("/ops/", response_class=HTMLResponse)
+async def ops_page(request: Request, res: ResourcesDep) -> HTMLResponse:
+    """The steward's dashboard once signed in; the sign-in form (and any lockout) before."""
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
+    if await ops.signed_in(request, res):
+        return templates.TemplateResponse(
+            request, "ops.html", {"config": ops.dashboard_config(res.settings, LIFECYCLE)},
+            headers=headers)
+    view = ops.login_view(request, res.settings, await ops.locked_for_s(request, res))
+    return templates.TemplateResponse(request, "ops_login.html", view, headers=headers)
