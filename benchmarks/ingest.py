@@ -212,18 +212,23 @@ async def peak_rss_during(pid: int, port: int, payload: bytes, clients: int) -> 
 @contextlib.contextmanager
 def server(cmd: list[str], env: dict[str, str], port: int) -> Iterator[int]:
     taskset = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    # the server's log goes to a file: a pipe nobody reads fills up and stalls the server
+    # on its next log line (a warning per upload once a job queue is full, for instance)
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     proc = subprocess.Popen([*taskset, *cmd], env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=log)
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
                 break
             if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode()[-2000:] if proc.stderr else "died")
+                log.seek(0)
+                raise RuntimeError(log.read().decode()[-2000:])
             time.sleep(0.1)
         yield proc.pid
     finally:
+        log.close()
         proc.terminate()
         try:
             proc.wait(10)
