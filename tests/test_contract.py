@@ -165,6 +165,25 @@ async def test_every_json_route_answers_its_declared_schema(
                                json={"lifecycle_status": "resolved"}, headers=OPS))
     c.check(await client.patch("/api/v1/operator/artifacts/999999/metadata",
                                json={"topic_tag": "x"}, headers=OPS))  # 404
+    summary = await client.get("/api/v1/operator/artifact-summary", headers=OPS)
+    c.check(summary)
+    assert summary.headers["content-disposition"].startswith("attachment")
+    c.check(await client.get("/api/v1/operator/devices", headers=OPS))
+    c.check(await client.get("/api/v1/operator/schedule", headers=OPS))
+    c.check(await client.put("/api/v1/operator/schedule", json={"weekly": [
+        {"day": 0, "open": "10:00", "close": "18:00"}]}, headers=OPS))
+    c.check(await client.put("/api/v1/operator/schedule", json={"weekly": []}, headers=OPS))
+    c.check(await client.put("/api/v1/operator/schedule", json={"weekly": [
+        {"day": 7, "open": "25:00", "close": "18:00"}]}, headers=OPS))  # 400
+    c.check(await client.get("/api/v1/operator/moderation", headers=OPS))
+    c.check(await client.post(f"/api/v1/operator/artifacts/{artifact_id}/approve",
+                              headers=OPS))  # 409 not held
+    c.check(await client.post(f"/api/v1/operator/artifacts/{artifact_id}/reject",
+                              headers=OPS))  # 409 not held
+    c.check(await client.post(f"/api/v1/operator/artifacts/{artifact_id}/remove",
+                              headers=OPS))
+    c.check(await client.post(f"/api/v1/operator/artifacts/{artifact_id}/remove",
+                              headers=OPS))  # 409
 
     # Sign in and out: a JSON client gets {"ok": true}, a browser a 303 without a body
     c.check(await client.post("/ops/login", data={"secret": SECRET},

@@ -15,7 +15,7 @@ from rooms.db import create_engine, downgrade, migrate
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 TABLES = {"node", "consent_manifest", "artifact", "derivative", "access_event",
-          "steward_state", "steward_action", "import_ledger"}
+          "steward_state", "steward_action", "opening_hours", "import_ledger"}
 
 
 async def _tables(url: str) -> set[str]:

@@ -30,13 +30,16 @@ from rooms.live.endpoints import router as live_router
 from rooms.logging import get_logger
 from rooms.metrics import MetricsMiddleware, loop_lag_monitor
 from rooms.openapi import install as install_docs
+from rooms.ops.alerts import alerting
 from rooms.ops.endpoints import router as ops_router
 from rooms.ops.push import status_pusher
+from rooms.ops.schedule import hours_keeper
 from rooms.playback.endpoints import router as playback_router
 from rooms.playback.media import router as media_router
 from rooms.recordings.endpoints import router as recordings_router
 from rooms.recordings.receipt import router as receipt_router
 from rooms.resources import open_resources
+from rooms.web.headers import SecurityHeadersMiddleware
 from rooms.web.pages import router as pages_router
 
 log = get_logger("rooms.app")
@@ -91,7 +94,9 @@ def allowed_methods(request: Request) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RoomsError)
     async def rooms_error(_: Request, exc: RoomsError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status,
+        body = error_body(exc.code, exc.message)
+        body["error"].update(exc.details)
+        return JSONResponse(body, status_code=exc.status,
                             headers=exc.headers or None)
 
     @app.exception_handler(RequestValidationError)
@@ -143,8 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         conf = ensure_secrets(settings or load_settings())
-        async with open_resources(conf) as res, status_pusher(res), \
-                loop_lag_monitor(res.metrics):
+        async with (open_resources(conf) as res, status_pusher(res), hours_keeper(res),
+                    alerting(res), loop_lag_monitor(res.metrics)):
             app.state.rooms = res
             announce_first_start(conf)
             log.info("rooms.started", database=conf.resolved_database_url.split(":")[0],
@@ -163,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.method_table = method_table(
         [*app.router.routes, *(route for router in routers for route in router.routes)])
     app.mount("/static", StaticFiles(directory=asset_dir("static")), name="static")
+    app.add_middleware(SecurityHeadersMiddleware)  # CSP and friends on rooms' own pages
     app.add_middleware(BodyGuardMiddleware)  # body idle timeout, concurrent uploads
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(BodyLimitMiddleware)

@@ -71,18 +71,14 @@ def cmd_worker(settings: Settings) -> None:
     asyncio.run(run_worker(settings))
 
 
-def cmd_listener_sim(settings: Settings, rounds: int | None) -> None:
-    import uuid
-
+def cmd_listener_sim(settings: Settings, rounds: int | None, ws: str | None,
+                     prefer: str | None) -> None:
     from rooms.streams import listener_sim
 
-    listener_id = settings.listener_id or f"listener-{uuid.uuid4().hex[:8]}"
     with contextlib.suppress(KeyboardInterrupt):
-        listener_sim.run(listener_id, settings.runtime_path(settings.noise_seek_beacon_path),
-                         settings.runtime_path(settings.noise_seek_subscriptions_path),
-                         poll_s=settings.listener_poll_interval_s,
-                         tail_n=settings.listener_tail_n,
-                         target=settings.target_stream_id or None, rounds=rounds)
+        asyncio.run(listener_sim.main(settings, rounds=rounds, ws=ws,
+                                      prefer="high" if prefer == "high" else
+                                      "low" if prefer == "low" else None))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -96,6 +92,10 @@ def main(argv: list[str] | None = None) -> None:
     sim = sub.add_parser("listener-sim",
                          help="answer stream beacons by subscribing (seed 002's simulation)")
     sim.add_argument("--rounds", type=int, default=None, help="stop after this many polls")
+    sim.add_argument("--ws", metavar="URL", default=None,
+                     help="listen over the live websocket of the server at URL")
+    sim.add_argument("--prefer", choices=("high", "low"), default=None,
+                     help="prefer beacons of this entropy profile")
     from rooms.archive import commands as archive_commands  # import, backup, restore, day
 
     archive_commands.add_parsers(sub)
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "worker":
         cmd_worker(settings)
     elif args.command == "listener-sim":
-        cmd_listener_sim(settings, args.rounds)
+        cmd_listener_sim(settings, args.rounds, args.ws, args.prefer)
     elif args.command in ("import", "backup", "restore", "archive-day"):
         raise SystemExit(archive_commands.run(args, settings))
 

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr = SecretStr("")
     s3_region: str = "us-east-1"
     redis_url: str = ""
+    # PostgreSQL connections per process: pool_size kept open, max_overflow more under load.
+    # (N api + M workers) x (both) + reserve must fit the server's max_connections
+    # (README "Connection budget"); SQLite ignores both.
+    database_pool_size: int = Field(5, ge=1, le=100)
+    database_max_overflow: int = Field(5, ge=0, le=100)
     secret_key: SecretStr = SecretStr("")
     installation_profile: ProfileName = "custom"
     engine_deployment: Literal["memory", "question", "prompt", "repair", "witness", "oracle"] = (
@@ -198,6 +203,11 @@ class Settings(BaseSettings):
     ops_pool_imbalance_ratio: float = 0.72
     ops_retention_soon_hours: float = 24
     ops_status_push_s: float = Field(5.0, ge=0)  # node status to /ws/ops this often; 0: off
+    # --- issue 24: alerts, moderation, devices (docs/ops.md) ---------------------------
+    alert_webhook_url: str = ""  # alerts POSTed here as JSON; "": no alerts
+    alert_room_silent_s: float = Field(600, gt=0)  # no acknowledged play for this long
+    moderation: Literal["off", "hold"] = "off"  # hold: new takes wait for approval
+    device_gone_s: float = Field(60, gt=0)  # a device not seen for this long is gone
 
     # --- room loop (GET /api/v1/room/composition, rooms.playback.composition) ---------
     room_intensity_profile: Literal["quiet", "balanced", "active"] = "balanced"
@@ -238,6 +248,9 @@ class Settings(BaseSettings):
     live_count_ttl_s: float = Field(15.0, gt=0)
 
     # --- supervisor and streams (seeds 000 and 002) -----------------------------------
+    # with Redis: the stream leader's lock lifetime (s); renewed every TTL/3, the leader
+    # fences itself at TTL/2 without a renewal, a follower takes over within TTL
+    leader_ttl_s: float = Field(10.0, ge=0.3, le=300)
     crash_ring_size: int = Field(50, ge=1)
     analysis_window_s: float = Field(30.0, gt=0)
     analysis_summary_interval: float = Field(10.0, gt=0)
@@ -261,6 +274,8 @@ class Settings(BaseSettings):
     noise_seek_beacon_interval_esc_s: float = Field(5.0, gt=0)
     noise_seek_beacon_path: Path = Path("runtime/beacons.jsonl")
     noise_seek_subscriptions_path: Path = Path("runtime/subscriptions.json")
+    noise_seek_subscription_ttl_s: float = Field(60.0, gt=0)  # unrenewed holds expire
+    stage_interval_s: float = Field(1.0, gt=0)  # all_in_stage: one `stage` frame per tick
     listener_poll_interval_s: float = Field(2.5, gt=0)
     listener_tail_n: int = Field(250, ge=1)
     listener_id: str = ""  # `rooms listener-sim`'s id; empty: listener-<8 random hex>
@@ -403,6 +418,8 @@ def _check_urls(s: Settings) -> None:
             raise ValueError("S3_ENDPOINT_URL must be an http:// or https:// URL")
     elif not blobs.startswith("file://") or not blobs[7:]:
         raise ValueError("BLOB_STORE_URL must be file://PATH or s3://BUCKET")
+    if s.alert_webhook_url and not s.alert_webhook_url.startswith(("http://", "https://")):
+        raise ValueError("ALERT_WEBHOOK_URL must be an http:// or https:// URL")
     if s.revocation_ledger_url and not s.revocation_ledger_url.startswith(("file://", "s3://")):
         raise ValueError("REVOCATION_LEDGER_URL must be file://PATH or s3://BUCKET/PREFIX")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):

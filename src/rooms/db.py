@@ -45,9 +45,13 @@ MIGRATIONS_DIR = asset_dir("migrations")  # shipped inside the package, see room
 Synchronous = Literal["NORMAL", "FULL", "EXTRA"]
 
 
-def create_engine(url: str, *, synchronous: Synchronous = "FULL") -> AsyncEngine:
+def create_engine(url: str, *, synchronous: Synchronous = "FULL", pool_size: int = 10,
+                  max_overflow: int = 20) -> AsyncEngine:
     """Build the async engine; SQLite gets WAL, foreign keys, a busy timeout and the
-    `synchronous` level (SQLITE_SYNCHRONOUS; README "Durability")."""
+    `synchronous` level (SQLITE_SYNCHRONOUS; README "Durability").
+
+    On PostgreSQL a process holds at most `pool_size + max_overflow` connections
+    (DATABASE_POOL_SIZE, DATABASE_MAX_OVERFLOW; README "Connection budget")."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -55,7 +59,8 @@ def create_engine(url: str, *, synchronous: Synchronous = "FULL") -> AsyncEngine
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _pragmas(synchronous))
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+    return create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow,
+                               pool_pre_ping=True,
                                async_creator=_asyncpg_connector(parsed))
 
 
@@ -185,9 +190,11 @@ class Database:
     """The app's database: engine, sessions, the write slot and the per-dialect fast paths."""
 
     def __init__(self, url: str, *, guard: GuardMode = "log",
-                 synchronous: Synchronous = "FULL") -> None:
+                 synchronous: Synchronous = "FULL", pool_size: int = 10,
+                 max_overflow: int = 20) -> None:
         self.url = url
-        self.engine = create_engine(url, synchronous=synchronous)
+        self.engine = create_engine(url, synchronous=synchronous, pool_size=pool_size,
+                                    max_overflow=max_overflow)
         self.sessions = session_factory(self.engine)
         self.dialect = self.engine.dialect.name
         self.is_sqlite = self.dialect == "sqlite"

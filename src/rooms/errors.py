@@ -12,9 +12,11 @@ class RoomsError(Exception):
     code: str = "bad_request"
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None,
+                 details: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.details = details or {}  # extra fields of the error object (`opens_at`)
         if code is not None:
             self.code = code
         if status is not None:

@@ -33,6 +33,7 @@ from rooms.logging import get_logger
 from rooms.metrics import Metrics
 from rooms.storage import BlobStore, open_blob_store
 from rooms.supervisor import Supervisor, build_supervisor
+from rooms.supervisor.leader import ClusterStreams, Leadership
 
 if TYPE_CHECKING:  # redis loads only where a Redis is configured
     from redis.asyncio import Redis
@@ -60,6 +61,7 @@ class Resources:
     ops_lockout: LoginLockout = field(default_factory=LoginLockout)
     started_at: float = field(default_factory=time.time)
     extras: dict[str, Any] = field(default_factory=dict)
+    leadership: Leadership | None = None  # with Redis: the stream-leader lock (api only)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -76,10 +78,11 @@ class Resources:
         return self.hub
 
     @property
-    def streams(self) -> Supervisor:
-        """The stream supervisor (api processes only)."""
+    def streams(self) -> ClusterStreams:
+        """The stream workers as the cluster's leader runs them (api processes only): this
+        process's supervisor when it leads, else the leader's state read over Redis."""
         assert self.supervisor is not None, "the supervisor runs in api processes only"
-        return self.supervisor
+        return ClusterStreams(self.supervisor, self.leadership)
 
     def job_context(self) -> dict[str, Any]:
         """What a job sees, in either runner: the resources, and the keys older jobs read."""
@@ -120,7 +123,9 @@ async def open_resources(settings: Settings, *, role: Role = "api") -> AsyncIter
     """Build what a process of `role` needs; close it in reverse order on exit."""
     async with AsyncExitStack() as stack:
         db = Database(settings.resolved_database_url, guard=settings.db_write_guard,
-                      synchronous=settings.sqlite_synchronous)
+                      synchronous=settings.sqlite_synchronous,
+                      pool_size=settings.database_pool_size,
+                      max_overflow=settings.database_max_overflow)
         stack.push_async_callback(db.aclose)
         blobs = await open_store(settings)
         stack.push_async_callback(blobs.aclose)
@@ -153,6 +158,8 @@ async def open_resources(settings: Settings, *, role: Role = "api") -> AsyncIter
         if role == "api":
             hub = events = Hub(settings=settings, redis=redis, store=store)
             supervisor = build_supervisor(settings, hub, quiet=await _quiet_now(db))
+            if redis is not None:
+                supervisor.set_leader(False)  # until this process holds the leader lock
         elif redis is not None:
             events = RedisPublisher(redis, node=f"worker-{secrets.token_hex(3)}")
         else:
@@ -168,4 +175,7 @@ async def open_resources(settings: Settings, *, role: Role = "api") -> AsyncIter
             await stack.enter_async_context(hub)
             await stack.enter_async_context(steward.follow(res))
             await stack.enter_async_context(supervisor)
+            if redis is not None:  # one stream leader per cluster (rooms.supervisor.leader)
+                res.leadership = await stack.enter_async_context(
+                    Leadership(supervisor, hub, redis, ttl_s=settings.leader_ttl_s))
         yield res

@@ -77,7 +77,7 @@ function render(state) {
 function idleScreen() {
   view.text("theme-title", kiosk.theme_title || "");
   view.text("theme-prompt", kiosk.theme_prompt || "");
-  const closed = surface.intake_paused ||
+  const closed = surface.intake_paused || (surface.hours && !surface.hours.intake) ||
     (surface.ingest_budget && surface.ingest_budget.remaining <= 0);
   view.disabled("b-start", Boolean(closed));
 }
@@ -94,7 +94,7 @@ function applyKiosk() {
 function notices() {
   const b = surface.ingest_budget;
   let words = "";
-  if (surface.intake_paused) words = strings.intake_paused;
+  if (surface.intake_paused || (surface.hours && !surface.hours.intake)) words = strings.intake_paused;
   else if (b && b.remaining <= 0) words = strings.budget_out;
   else if (b && b.limit > 0 && BUDGET_LOW(b) && b.remaining < b.limit) words = strings.budget_low;
   view.notice(words);
@@ -315,6 +315,21 @@ async function refreshSurface() {
   } catch { /* the server is away: keep what we know */ }
 }
 
+// The kiosk reports itself to the steward's dashboard (kind, name, microphone state).
+const DEVICE_REPORT_MS = 20000;
+async function microphoneState() {
+  try {
+    const p = await navigator.permissions.query({ name: "microphone" });
+    return p.state; // granted | prompt | denied
+  } catch { return "unknown"; }
+}
+
+async function reportDevice(ws) {
+  if (ws.readyState !== WebSocket.OPEN) return;
+  const status = { microphone: await microphoneState(), state: machine.state, online: navigator.onLine };
+  ws.send(JSON.stringify({ op: "device", kind: "kiosk", name: `kiosk ${clientId}`.slice(0, 64), status }));
+}
+
 async function follow(attempt = 0) {
   const again = () => setTimeout(() => follow(Math.min(attempt + 1, 5)), 1000 * 2 ** attempt);
   try {
@@ -322,12 +337,19 @@ async function follow(attempt = 0) {
     if (!resp.ok) { again(); return; }
     const { ws_url: url } = await resp.json();
     const ws = new WebSocket(url);
-    ws.onopen = () => { attempt = 0; ws.send(JSON.stringify({ op: "subscribe", topics: ["surface"] })); refreshSurface(); };
+    let reporting = null;
+    ws.onopen = () => {
+      attempt = 0;
+      ws.send(JSON.stringify({ op: "subscribe", topics: ["surface"] }));
+      refreshSurface();
+      reportDevice(ws);
+      reporting = setInterval(() => reportDevice(ws), DEVICE_REPORT_MS);
+    };
     ws.onmessage = (e) => {
       const msg = JSON.parse(e.data);
-      if (msg.topic === "surface" && msg.event === "posture") refreshSurface();
+      if (msg.topic === "surface" && (msg.event === "posture" || msg.event === "hours")) refreshSurface();
     };
-    ws.onclose = () => again();
+    ws.onclose = () => { clearInterval(reporting); again(); };
   } catch { again(); }
 }
 

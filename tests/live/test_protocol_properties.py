@@ -20,7 +20,7 @@ from rooms.live.protocol import (
     parse_request,
 )
 
-CODES = {"bad_json", "bad_message", "unknown_op", "unknown_topic"}
+CODES = {"bad_json", "bad_message", "unknown_op", "unknown_topic", "bad_device"}
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

@@ -93,6 +93,9 @@ async def test_changes_reach_live_clients_and_the_supervisor(app: FastAPI,
 async def test_workers_and_an_operator_restart(client: httpx.AsyncClient, app: FastAPI) -> None:
     body = (await client.get("/api/v1/operator/workers", headers=BEARER)).json()
     assert body["workers"]["topic1_worker"]["state"] == "running" and body["crashes"] == []
+    assert body["workers"]["topic1_worker"]["reason"] is None
+    assert body["workers"]["analysis_phase"]["reason"] == "too_few_listeners"  # says why
+    assert body["workers"]["analysis_phase"]["listeners"]["min_ws_clients"] == 2
     restarted = await client.post("/api/v1/operator/workers/topic1_worker/restart",
                                   headers=BEARER)
     assert restarted.status_code == 200 and restarted.json()["worker"] == "topic1_worker"

@@ -39,7 +39,8 @@ ESSENCES: tuple[tuple[DerivativeKind, datetime | None] | None, ...] = (
     (DerivativeKind.SPECTROGRAM_PNG, NOW + HOUR))  # a spectrogram is nothing to play
 RAWS: tuple[tuple[str, datetime | None], ...] = (
     ("", NOW + HOUR), *(("raw/x/audio.wav", m) for m in MOMENTS))
-GRID = list(itertools.product(ArtifactStatus, ConsentMode, MOMENTS, RAWS, ESSENCES))
+HELD = (False, True)  # MODERATION=hold: waiting for a steward's review
+GRID = list(itertools.product(ArtifactStatus, ConsentMode, MOMENTS, RAWS, ESSENCES, HELD))
 
 
 @pytest.fixture
@@ -51,12 +52,12 @@ async def grid(app: FastAPI) -> AsyncIterator[list[tuple[Artifact, list[Derivati
         await session.flush()
         artifacts = [Artifact(consent_id=consent.id, effect_metadata={}, status=status,
                               consent_mode=mode, expires_at=expires, raw_uri=raw_uri,
-                              raw_expires_at=raw_expires, created_at=NOW - HOUR)
-                     for status, mode, expires, (raw_uri, raw_expires), _ in GRID]
+                              raw_expires_at=raw_expires, created_at=NOW - HOUR, held=held)
+                     for status, mode, expires, (raw_uri, raw_expires), _, held in GRID]
         session.add_all(artifacts)
         await session.flush()
         derived: list[list[Derivative]] = []
-        for artifact, (*_, essence) in zip(artifacts, GRID, strict=True):
+        for artifact, (*_, essence, _) in zip(artifacts, GRID, strict=True):
             rows = [] if essence is None else [Derivative(
                 artifact_id=artifact.id, kind=essence[0], uri=f"derivatives/{artifact.id}/x",
                 expires_at=essence[1])]
@@ -82,16 +83,21 @@ async def test_the_sql_and_python_forms_agree_on_every_kind_of_take(
     expected = {i for i, (p, _, _) in in_python.items() if p}
     assert all(found == expected for found in where.values())
     # and the rule is the documented one, not merely one both forms share by accident
-    for (status, mode, expires, (raw_uri, raw_expires), essence), (a, ds) in zip(
+    for (status, mode, expires, (raw_uri, raw_expires), essence, held), (a, ds) in zip(
             GRID, grid, strict=True):
         live = (status == "ACTIVE" and mode != "NOSAVE" and expires is not None
                 and expires > NOW)
         raw = raw_uri != "" and (raw_expires is None or raw_expires > NOW)
         essence_ok = (essence is not None and essence[0] == "essence_wav"
                       and (essence[1] is None or essence[1] > NOW))
-        assert in_python[a.id] == (live and (raw or essence_ok), live, raw), (status, mode)
+        assert in_python[a.id] == (live and not held and (raw or essence_ok), live, raw), (
+            status, mode, held)
         key = playable.audio_key(a, NOW, ds)
         assert key == (None if not in_python[a.id][0] else a.raw_uri if raw else ds[0].uri)
+        # a steward reviewing it (or its own visitor) hears a held take; nobody else does
+        review = playable.audio_key(a, NOW, ds, review=True)
+        assert review == (None if not (live and (raw or essence_ok))
+                          else a.raw_uri if raw else ds[0].uri)
     assert 0 < len(expected) < len(GRID) // 10  # the grid reaches both answers
 
 

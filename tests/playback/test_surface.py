@@ -28,7 +28,9 @@ async def test_state_reflects_switches_pool_and_budget(client: httpx.AsyncClient
                       "ingest_budget": {"limit": 180, "remaining": 180, "window_s": 3600},
                       "kiosk": {"language": "en", "accessibility_mode": "",
                                 "force_reduced_motion": False, "max_recording_seconds": 120,
-                                "theme_title": "", "theme_prompt": ""}}
+                                "theme_title": "", "theme_prompt": ""},
+                      "open": True, "next_change_at": None,
+                      "hours": {"intake": True, "playback": True, "streams": True}}
     assert (await _state(client))["ingest_budget"]["remaining"] == 180  # reading is free
     await take(client)
     after = await _state(client)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +14,9 @@ from rooms.streams.files import (
     read_recent,
     save_subscriptions,
 )
-from rooms.streams.listener_sim import round_once
+from rooms.streams.listener_sim import Listener
 from rooms.streams.seeking import SeekConfig, Seeker
+from rooms.streams.store import FileSeekStore
 
 CONFIG = SeekConfig(lonely_after_s=12, escalate_after_s=30, shutdown_after_s=120,
                     beacon_interval_low_s=10, beacon_interval_esc_s=5)
@@ -100,17 +101,22 @@ def test_subscriptions_are_replaced_whole(tmp_path: Path) -> None:
     assert load_subscriptions(path) == {}
 
 
-def test_the_listener_answers_the_newest_seeking_beacon_once(tmp_path: Path) -> None:
-    beacons, subs = tmp_path / "beacons.jsonl", tmp_path / "subscriptions.json"
-    assert round_once("l-1", beacons, subs) is None  # nothing to answer yet
+async def test_the_listener_answers_the_newest_seeking_beacon_once(tmp_path: Path) -> None:
+    store = FileSeekStore(tmp_path / "beacons.jsonl", tmp_path / "subscriptions.json")
+
+    def listener(name: str, target: str | None = None) -> Listener:
+        return Listener(name, store, target=target)
+
+    assert await listener("l-1").round() is None  # nothing to answer yet
     for stream, state in (("a", "seeking_low"), ("b", "idle"), ("c", "seeking_escalate"),
                           ("d", "attached")):
-        append_beacon(beacons, {"stream_id": stream, "state": state, "beacon_n": 1})
-    assert round_once("l-1", beacons, subs) == "c"
-    assert round_once("l-2", beacons, subs) == "a"  # c is held: the next newest seeker
-    assert round_once("l-3", beacons, subs) is None
-    assert load_subscriptions(subs) == {"c": ["l-1"], "a": ["l-2"]}
-    assert round_once("l-1", beacons, subs, target="c") is None  # already holds it
+        await store.add_beacon({"stream_id": stream, "state": state, "beacon_n": 1})
+    assert await listener("l-1").round() == "c"
+    assert await listener("l-2").round() == "a"  # c is held: the next newest seeker
+    assert await listener("l-3").round() is None
+    assert await store.subscriptions() == {"c": ["l-1"], "a": ["l-2"]}
+    assert load_subscriptions(tmp_path / "subscriptions.json") == {"c": ["l-1"], "a": ["l-2"]}
+    assert await listener("l-1", target="c").round() is None  # already holds it
 
 
 def test_rooms_listener_sim_command(tmp_path: Path) -> None:
@@ -118,9 +124,12 @@ def test_rooms_listener_sim_command(tmp_path: Path) -> None:
     append_beacon(runtime / "beacons.jsonl",
                   {"stream_id": "noise_metadata", "state": "seeking_low", "beacon_n": 3})
     env = {"VAR_DIR": str(tmp_path), "LISTENER_ID": "listener-test",
-           "LISTENER_POLL_INTERVAL_S": "0.01", "PATH": "/usr/bin:/bin"}
+           "LISTENER_POLL_INTERVAL_S": "0.01", "PATH": "/usr/bin:/bin",
+           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     done = subprocess.run([sys.executable, "-m", "rooms.cli", "listener-sim", "--rounds", "2"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert json.loads((runtime / "subscriptions.json").read_text()) == {
-        "noise_metadata": ["listener-test"]}
+    assert "listener_sim.subscribed" in done.stderr  # logs go to stderr
+    assert "listener_sim.left" in done.stderr
+    # it held the stream while it ran, and let go when it ended
+    assert load_subscriptions(runtime / "subscriptions.json") == {}

@@ -24,7 +24,7 @@ async def test_health_lists_every_worker_of_the_table(client: httpx.AsyncClient)
     assert workers["topic1_worker"]["state"] == "running"  # min_ws_clients 0: always
     assert workers["all_in_stage"] == {"state": "disabled", "restarts": 0,
                                         "last_heartbeat_s_ago": None,
-                                        "last_error": "not built in this version",
+                                        "last_error": None,
                                         "reason": "disabled"}
     assert workers["analysis_phase"]["reason"] == "too_few_listeners"
     assert workers["analysis_phase"]["listeners"] == {"count": 0, "min_ws_clients": 2,

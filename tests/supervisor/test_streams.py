@@ -12,7 +12,9 @@ import pytest
 
 from rooms.live.hub import Hub
 from rooms.streams.files import read_recent
-from rooms.streams.listener_sim import round_once
+from rooms.streams.listener_sim import Listener
+from rooms.streams.noise import MARKOV_CORPUS
+from rooms.streams.store import FileSeekStore
 from rooms.supervisor.context import WorkerContext
 from rooms.supervisor.workers import analysis, noise, topic1
 from tests.conftest import make_settings
@@ -158,7 +160,8 @@ async def test_a_lonely_noise_stream_beacons_until_a_listener_answers(tmp_path: 
                 if beacons[-1]["state"] == "seeking_escalate":
                     break
             assert beacons[0]["state"] == "seeking_low" and beacons[0]["seq"] >= 5
-            assert round_once("listener-1", beacon_file, subscriptions) == "noise_metadata"
+            store = FileSeekStore(beacon_file, subscriptions)
+            assert await Listener("listener-1", store).round() == "noise_metadata"
 
             async def ticks(n: int) -> None:
                 until_s = ctx.slept + 0.2 * n
@@ -173,3 +176,7 @@ async def test_a_lonely_noise_stream_beacons_until_a_listener_answers(tmp_path: 
     assert len(written) == settled
     assert [b["beacon_n"] for b in written][:len(beacons)] == [b["beacon_n"] for b in beacons]
     assert written[-1]["stream_id"] == "noise_metadata" and written[-1]["tokens_hint"]
+    corpus = set(MARKOV_CORPUS.split())  # the stream's Markov token set (no NOISE_WORDSET)
+    for beacon in written:
+        assert set(beacon["spore"].split()) <= corpus and beacon["spore"]
+        assert set(beacon["tokens_hint"]) <= corpus

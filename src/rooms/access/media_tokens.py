@@ -11,7 +11,9 @@ POOL_HEARD = "pool_heard"
 EPHEMERAL_AUDIO = "ephemeral_audio"
 SPECTROGRAM_IMAGE = "spectrogram_image"
 RECEIPT_AUDIO = "receipt_audio"  # a visitor's own take, from POST /api/v1/receipt
-RAW_PURPOSES = (POOL_AUDIO, EPHEMERAL_AUDIO, RECEIPT_AUDIO)
+OPERATOR_AUDIO = "operator_audio"  # a steward reviewing a held take (MODERATION=hold)
+RAW_PURPOSES = (POOL_AUDIO, EPHEMERAL_AUDIO, RECEIPT_AUDIO, OPERATOR_AUDIO)
+REVIEW_PURPOSES = (RECEIPT_AUDIO, OPERATOR_AUDIO)  # may play a take held for review
 RAW_PREFIX = "/api/v1/media/raw/"
 
 

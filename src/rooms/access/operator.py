@@ -3,7 +3,9 @@
 An operator is a request from OPS_ALLOWED_NETWORKS (empty: any) that carries either
 `Authorization: Bearer <OPS_SHARED_SECRET>` or a valid `rooms_ops` session cookie, which
 `POST /ops/login` sets. `OperatorDep` guards the operator API; the live endpoints call
-`is_operator` for /ws/ops.
+`is_operator` for /ws/ops. A state-changing request (POST, PUT, PATCH, DELETE) with an
+`Origin` that is not this site's is refused (403 `ops_origin_forbidden`) before anything
+else; one without an `Origin` (a script with the Bearer secret) is judged by its secret.
 
 Every place a secret is checked (sign-in, a Bearer header on the operator API, on
 `POST /api/v1/live/token` and on /ws/ops) counts a wrong one against two lockout counters:
@@ -25,6 +27,7 @@ from fastapi import Depends, Request, Response
 from starlette.requests import HTTPConnection
 
 from rooms.access.lockout import Attempt
+from rooms.access.origin import origin_allowed
 from rooms.access.sessions import binding
 from rooms.config import Settings
 from rooms.errors import Forbidden, Throttled, Unauthorized, Unavailable
@@ -101,6 +104,16 @@ def _ensure_network(conn: HTTPConnection, settings: Settings) -> None:
                         code="ops_network_forbidden")
 
 
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def ensure_same_site(conn: HTTPConnection, settings: Settings) -> None:
+    """403 `ops_origin_forbidden` for a browser request from another site's page."""
+    if not origin_allowed(conn, settings):
+        raise Forbidden("operator changes are only accepted from this site's own pages",
+                        code="ops_origin_forbidden")
+
+
 def _ensure_configured(settings: Settings) -> None:
     if not settings.ops_shared_secret.get_secret_value():
         raise Unavailable("operator sign-in is not configured (OPS_SHARED_SECRET is empty)",
@@ -166,9 +179,12 @@ async def is_operator(conn: HTTPConnection, res: Resources, via: Via = "bearer")
 
 
 async def require_operator(request: Request) -> Operator:
-    """Dependency: 403 outside the allowed networks, 503 unconfigured, 401 without a session,
-    429 for a bearer secret from a locked client or IP."""
+    """Dependency: 403 for a state change from a foreign Origin or outside the allowed
+    networks, 503 unconfigured, 401 without a session, 429 for a bearer secret from a locked
+    client or IP."""
     res: Resources = request.app.state.rooms
+    if request.method in UNSAFE_METHODS:
+        ensure_same_site(request, res.settings)
     _ensure_network(request, res.settings)
     _ensure_configured(res.settings)
     who = await operator(request, res)

@@ -171,9 +171,11 @@ async def forget_audio(session: AsyncSession, ids: Sequence[int]) -> int:
 
 
 async def unplayable(session: AsyncSession, now: datetime, limit: int) -> list[int]:
-    """ACTIVE takes with nothing left to play (no raw, no live essence)."""
+    """ACTIVE takes with nothing left to play (no raw, no live essence); a take held for
+    review is left to the steward's decision."""
     rows = await session.execute(select(Artifact.id).where(
-        Artifact.status == "ACTIVE", not_(playable.playable_clause(now))).order_by(Artifact.id)
+        Artifact.status == "ACTIVE", playable.held_clause(released=True),
+        not_(playable.playable_clause(now))).order_by(Artifact.id)
         .limit(limit))
     return [int(i) for i in rows.scalars()]
 

@@ -20,7 +20,7 @@ import contextlib
 import socket
 import struct
 import time
-from collections.abc import Awaitable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, NoReturn
 
 from starlette.types import Send
@@ -32,11 +32,13 @@ from starlette.websockets import (
 )
 
 from rooms.config import Settings
+from rooms.live.devices import DeviceReport
 from rooms.live.protocol import (
     CLOSE_INTERNAL,
     CLOSE_POLICY,
     CLOSE_SLOW,
     CLOSE_TOO_BIG,
+    DEVICE_SEEN_TEXT,
     PONG_TEXT,
     ProtocolError,
     error_text,
@@ -140,7 +142,10 @@ class TokenBucket:
 
 class LiveConnection:
     def __init__(self, ws: WebSocket, sub: Subscriber, *, send: Send, settings: Settings,
-                 allowed_topics: frozenset[str], kind: str) -> None:
+                 allowed_topics: frozenset[str], kind: str,
+                 on_device: Callable[[DeviceReport], None] | None = None) -> None:
+        self._on_device = on_device  # a kiosk or room page reporting itself (live.devices)
+        self._device: tuple[str, str] | None = None  # the one device this connection is
         self._ws = ws  # accept, receive and close
         self._send = send  # the server's own ASGI send, for every message after accept
         self._sub = sub
@@ -233,6 +238,16 @@ class LiveConnection:
             return
         if request.op == "ping":
             sub.reply(PONG_TEXT)
+        elif request.op == "device":
+            device = request.device
+            if self._on_device is None or device is None:
+                sub.reply(error_text("unknown_op", "devices report on /ws/live"))
+            elif self._device not in (None, (device.kind, device.name)):
+                sub.reply(error_text("bad_device", "one connection reports one device"))
+            else:
+                self._device = (device.kind, device.name)
+                self._on_device(device)
+                sub.reply(DEVICE_SEEN_TEXT)
         elif request.op == "subscribe":
             sub.join(*request.topics)
             sub.reply(topics_text("subscribed", request.topics))

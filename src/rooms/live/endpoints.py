@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from rooms.access.operator import is_operator
 from rooms.deps import ResourcesDep
 from rooms.errors import Forbidden, Throttled, Unauthorized
+from rooms.live import devices
 from rooms.live.connection import LiveConnection
 from rooms.live.guards import ops_network_allowed, origin_allowed
 from rooms.live.protocol import (
@@ -123,7 +124,8 @@ class LiveSocket:
             await LiveConnection(websocket, sub, send=scope.get(SERVER_SEND, send),
                                  settings=res.settings,
                                  allowed_topics=OPS_TOPICS if ops else TOPICS,
-                                 kind=self.kind).run()
+                                 kind=self.kind,
+                                 on_device=None if ops else devices.registry(res).seen).run()
 
     async def _refusal(self, websocket: WebSocket, res: Resources) -> tuple[int, str] | None:
         settings = res.settings

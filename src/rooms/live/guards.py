@@ -1,48 +1,12 @@
 """Who may open a live websocket: browser Origin, operator secret, operator networks.
 
-The operator checks live in rooms.access.operator and are re-exported here.
+The operator checks live in rooms.access.operator and the Origin rule in
+rooms.access.origin; they are re-exported here.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from starlette.requests import HTTPConnection
-
 from rooms.access.operator import bearer_is_ops_secret, ops_network_allowed
-from rooms.config import Settings
+from rooms.access.origin import allowed_hosts, origin_allowed
 
 __all__ = ["allowed_hosts", "bearer_is_ops_secret", "ops_network_allowed", "origin_allowed"]
-
-
-def _host_only(value: str) -> str:
-    """`Example.org:8443` -> `example.org`; `[::1]:80` -> `::1`."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        return value[1:].split("]", 1)[0]
-    if value.count(":") == 1:
-        return value.split(":", 1)[0]
-    return value
-
-
-def allowed_hosts(settings: Settings) -> frozenset[str]:
-    return frozenset(_host_only(h) for h in settings.allowed_hosts.split(",") if h.strip())
-
-
-def origin_allowed(conn: HTTPConnection, settings: Settings) -> bool:
-    """No Origin (not a browser): judged by its token alone. Else its host must be allowed:
-    one of ALLOWED_HOSTS ("*" allows any) or the host this request was addressed to."""
-    origin = conn.headers.get("origin")
-    if origin is None:
-        return True
-    try:
-        host = urlsplit(origin).hostname
-    except ValueError:
-        return False
-    if not host:  # "null" (sandboxed frames, file://) and other opaque origins
-        return False
-    hosts = allowed_hosts(settings)
-    if "*" in hosts or host in hosts:
-        return True
-    own = conn.headers.get("host")
-    return own is not None and _host_only(own) == host

@@ -154,6 +154,11 @@ class Hub:
         if self._bus is not None:
             self._bus.send(topic, text)
 
+    def publish_local(self, topic: str, event: Mapping[str, Any]) -> None:
+        """Send to this process's subscribers only: an event each process makes for itself
+        at the same moment (an opening-hours boundary), so that none hears it twice."""
+        self._deliver(Event(topic, event_text(topic, dict(event))))
+
     def _deliver(self, event: Event) -> None:
         subs = self._topics.get(event.topic)
         if subs:

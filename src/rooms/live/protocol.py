@@ -1,6 +1,8 @@
 """The /ws/live wire protocol: topics, client requests, server replies and close codes.
 
-Client -> server: `{"op": "subscribe" | "unsubscribe", "topics": [...]}` and `{"op": "ping"}`.
+Client -> server: `{"op": "subscribe" | "unsubscribe", "topics": [...]}`, `{"op": "ping"}` and
+`{"op": "device", "kind", "name", "status"}` (a kiosk or room page reporting itself,
+rooms.live.devices; answered `{"op": "device_seen"}`).
 Server -> client: `{"op": "subscribed" | "unsubscribed", "topics": [...]}`, `{"op": "pong"}`,
 `{"op": "lagged", "dropped": N}`, `{"op": "error", "error": {"code", "message"}}` and events
 `{"topic": NAME, ...payload}`. See docs/live.md for the decisions behind each limit.
@@ -12,6 +14,8 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, Literal, cast
+
+from rooms.live.devices import DeviceError, DeviceReport, parse_report
 
 # Public topics a /ws/live client may subscribe to (CONTRACT §6).
 TOPICS: frozenset[str] = frozenset(
@@ -34,8 +38,8 @@ CLOSE_FORBIDDEN = 4403  # Origin not an allowed host, or outside OPS_ALLOWED_NET
 CLOSE_LOCKED = 4429  # /ws/ops with a bearer secret from a client or IP locked out of sign-in
 CLOSE_SLOW = 4408  # the client did not take a message for LIVE_SEND_TIMEOUT_S
 
-Op = Literal["subscribe", "unsubscribe", "ping"]
-OPS: frozenset[str] = frozenset({"subscribe", "unsubscribe", "ping"})
+Op = Literal["subscribe", "unsubscribe", "ping", "device"]
+OPS: frozenset[str] = frozenset({"subscribe", "unsubscribe", "ping", "device"})
 MAX_TOPICS_PER_REQUEST = 32
 # A request is an object holding a list of strings (depth 2); json.loads recurses once per
 # level, and a 64 KB message of `[` would pass the interpreter's recursion limit.
@@ -56,6 +60,7 @@ class ProtocolError(Exception):
 class ClientRequest:
     op: Op
     topics: tuple[str, ...] = ()
+    device: DeviceReport | None = None
 
 
 def dumps(value: Any) -> str:
@@ -109,6 +114,11 @@ def parse_request(text: str, allowed_topics: frozenset[str]) -> ClientRequest:
                                           f"{', '.join(sorted(OPS))}")
     if op == "ping":
         return ClientRequest("ping")
+    if op == "device":
+        try:
+            return ClientRequest("device", device=parse_report(data))
+        except DeviceError as exc:
+            raise ProtocolError("bad_device", str(exc)) from None
     topics = data.get("topics")
     if (not isinstance(topics, list) or not topics or len(topics) > MAX_TOPICS_PER_REQUEST
             or not all(isinstance(t, str) for t in topics)):
@@ -143,3 +153,4 @@ def event_text(topic: str, event: dict[str, Any]) -> str:
 
 
 PONG_TEXT = dumps({"op": "pong"})
+DEVICE_SEEN_TEXT = dumps({"op": "device_seen"})

@@ -6,6 +6,7 @@ from rooms.models.base import Base, utcnow
 from rooms.models.consent import ConsentManifest
 from rooms.models.derivative import Derivative
 from rooms.models.enums import ArtifactStatus, ConsentMode, DerivativeKind, StewardActionName
+from rooms.models.hours import OpeningHours
 from rooms.models.import_ledger import ImportEntry
 from rooms.models.node import Node
 from rooms.models.steward import StewardAction, StewardState
@@ -21,6 +22,7 @@ __all__ = [
     "DerivativeKind",
     "ImportEntry",
     "Node",
+    "OpeningHours",
     "StewardAction",
     "StewardActionName",
     "StewardState",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rooms.models.base import Base, UTCDateTime, utcnow
@@ -60,5 +60,7 @@ class Artifact(Base):
     # until measured, -70.0 for silence (docs/loudness.md)
     loudness_lufs: Mapped[float | None] = mapped_column(Float)
     essence_loudness_lufs: Mapped[float | None] = mapped_column(Float)
+    # MODERATION=hold: waits for a steward's approval; not playable meanwhile (docs/ops.md)
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     consent: Mapped[ConsentManifest] = relationship(lazy="raise")

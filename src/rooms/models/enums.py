@@ -56,6 +56,10 @@ class StewardActionName(StrEnum):
     ARTIFACT_METADATA_UPDATED = "artifact.metadata.updated"
     REVOCATION_COMPLETED = "revocation.completed"
     WORKER_RESTARTED = "worker.restarted"
+    ARTIFACT_REMOVED = "artifact.removed_from_circulation"  # a steward took a take out
+    ARTIFACT_APPROVED = "artifact.approved"  # MODERATION=hold: a held take enters the pool
+    ARTIFACT_REJECTED = "artifact.rejected"  # MODERATION=hold: a held take removed
+    SCHEDULE_UPDATED = "schedule.updated"  # the opening hours changed
     RETENTION_EXPIRED = "retention.expired"  # takes past their retention, removed
     RETENTION_SWEEP = "retention.sweep"  # one per sweep run that changed anything, its counts
     IMPORT_COMPLETED = "import.completed"  # `rooms import`: its counts (rooms/archive)

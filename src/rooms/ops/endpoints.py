@@ -10,21 +10,28 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from rooms.access import operator as auth
 from rooms.access.operator import Operator, OperatorDep
+from rooms.access.origin import origin_allowed
 from rooms.deps import ResourcesDep, UowDep
 from rooms.errors import Forbidden
+from rooms.hours import ScheduleIn
 from rooms.kit.bounds import Cursor, RowId
-from rooms.live.guards import origin_allowed
 from rooms.models import ArtifactStatus
 from rooms.openapi import Ok, errors
-from rooms.ops import artifacts, controls
+from rooms.ops import artifacts, controls, devices, schedule
 from rooms.ops.schemas import (
     ActionsPage,
+    ApprovedOut,
     ArtifactsPage,
+    ArtifactSummaryOut,
     ControlsChangedOut,
     ControlsOut,
+    DevicesOut,
     MetadataOut,
     NodeStatusOut,
+    RemovedOut,
     RestartedOut,
+    ReviewQueueOut,
+    ScheduleOut,
     WorkersOut,
 )
 from rooms.ops.status import node_status
@@ -165,3 +172,69 @@ async def edit_artifact(artifact_id: RowId, body: artifacts.MetadataIn, who: Ope
     """Set a take's `topic_tag` and/or `lifecycle_status`; audited."""
     return JSONResponse(await artifacts.edit(uow, artifact_id, body, _actor(who)),
                         headers=NO_STORE)
+
+
+NOT_FOUND = errors(404, 409, e404="`artifact_not_found`",
+                   e409="`artifact_not_active` (remove), `not_held` (approve, reject)")
+
+
+@router.post("/api/v1/operator/artifacts/{artifact_id}/remove", response_model=RemovedOut,
+             responses={**ERRORS, **NOT_FOUND})
+async def remove_artifact(artifact_id: RowId, who: OperatorDep, uow: UowDep) -> JSONResponse:
+    """Remove a take from circulation: its blobs are deleted before this answers, it becomes
+    REVOKED, the removal is audited and rooms hear it on `surface`."""
+    return JSONResponse(await artifacts.remove(uow, artifact_id, _actor(who)), headers=NO_STORE)
+
+
+@router.get("/api/v1/operator/artifact-summary", response_model=ArtifactSummaryOut,
+            responses=ERRORS)
+async def artifact_summary(_: OperatorDep, res: ResourcesDep) -> JSONResponse:
+    """The archive in one JSON file (a download: `artifact-summary.json`)."""
+    return JSONResponse(await artifacts.summary(res), headers={
+        **NO_STORE, "Content-Disposition": 'attachment; filename="artifact-summary.json"'})
+
+
+@router.get("/api/v1/operator/moderation", response_model=ReviewQueueOut, responses=ERRORS)
+async def moderation_queue(_: OperatorDep, uow: UowDep) -> JSONResponse:
+    """Takes waiting for review (MODERATION=hold), oldest first, with operator audio URLs."""
+    return JSONResponse(await artifacts.review_queue(uow.session, uow.resources.settings),
+                        headers=NO_STORE)
+
+
+@router.post("/api/v1/operator/artifacts/{artifact_id}/approve", response_model=ApprovedOut,
+             responses={**ERRORS, **NOT_FOUND})
+async def approve_artifact(artifact_id: RowId, who: OperatorDep,
+                           uow: UowDep) -> JSONResponse:
+    """Let a held take into the pool; audited and announced."""
+    return JSONResponse(await artifacts.approve(uow, artifact_id, _actor(who)),
+                        headers=NO_STORE)
+
+
+@router.post("/api/v1/operator/artifacts/{artifact_id}/reject", response_model=RemovedOut,
+             responses={**ERRORS, **NOT_FOUND})
+async def reject_artifact(artifact_id: RowId, who: OperatorDep,
+                          uow: UowDep) -> JSONResponse:
+    """Remove a held take as a revocation would (blobs deleted, REVOKED); audited."""
+    return JSONResponse(await artifacts.reject(uow, artifact_id, _actor(who)),
+                        headers=NO_STORE)
+
+
+@router.get("/api/v1/operator/schedule", response_model=ScheduleOut, responses=ERRORS)
+async def get_schedule(_: OperatorDep, uow: UowDep) -> JSONResponse:
+    """The weekly opening hours in TIMEZONE, and what they open now."""
+    return JSONResponse(await schedule.get(uow), headers=NO_STORE)
+
+
+@router.put("/api/v1/operator/schedule", response_model=ScheduleOut,
+            responses={**ERRORS, **errors(400, e400="`invalid_request` (a malformed window), "
+                                                    "`invalid_timezone`")})
+async def put_schedule(body: ScheduleIn, who: OperatorDep, uow: UowDep) -> JSONResponse:
+    """Replace the weekly opening hours (`weekly: []`: always open); audited, announced on
+    `surface`, enforced at once."""
+    return JSONResponse(await schedule.put(uow, body, _actor(who)), headers=NO_STORE)
+
+
+@router.get("/api/v1/operator/devices", response_model=DevicesOut, responses=ERRORS)
+async def get_devices(_: OperatorDep, res: ResourcesDep) -> JSONResponse:
+    """Kiosks and room pages that reported themselves, with when each was last heard."""
+    return JSONResponse(await devices.listing(res), headers=NO_STORE)

@@ -2,10 +2,12 @@
 
     {"topic": "ops", "event": "node_status", "node": "...", "ok": true, ...}
 
-Once when an operator socket on this process joins, then every OPS_STATUS_PUSH_S (0: never)
-while any is open; with none open it waits on the hub's count changes and costs nothing.
-Each process pushes for its own sockets (`node` says which process measured it). The loop
-is owned by a TaskGroup entered in the app's lifespan and cancelled when it ends.
+Once when an operator socket joins, then every OPS_STATUS_PUSH_S (0: never) while any is
+open; with none open it waits on the hub's count changes and costs nothing. With several
+api processes (Redis) only the stream leader computes it, once per interval for the whole
+cluster, while an operator socket is open on any process; the hub fans it out (`node` says
+which process measured it). The loop is owned by a TaskGroup entered in the app's lifespan
+and cancelled when it ends.
 """
 
 from __future__ import annotations
@@ -37,12 +39,25 @@ async def run_pusher(res: Resources) -> None:
             await asyncio.sleep(res.settings.ops_status_push_s)
 
 
+def _audience(res: Resources) -> int:
+    """Operator sockets this process pushes for: its own without Redis; with Redis, the
+    cluster's on the leader and none elsewhere."""
+    hub = res.live
+    if hub.redis is None:
+        return hub.local_counts().get(OPS_TOPIC, 0)
+    return hub.counts().get(OPS_TOPIC, 0) if res.streams.leading else 0
+
+
 async def _loop(res: Resources) -> None:
     hub = res.live
     version = hub.version
+    # leadership moves without a count change: with Redis, look again every interval
+    recheck = None if hub.redis is None else res.settings.ops_status_push_s
     while True:
-        if hub.local_counts().get(OPS_TOPIC, 0) == 0:
-            version = await hub.counts_changed(version)
+        if _audience(res) == 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(recheck):
+                    version = await hub.counts_changed(version)
             continue
         try:
             await push_once(res)
@@ -52,9 +67,9 @@ async def _loop(res: Resources) -> None:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(res.settings.ops_status_push_s):
                 while True:
-                    before = hub.local_counts().get(OPS_TOPIC, 0)
+                    before = _audience(res)
                     version = await hub.counts_changed(version)
-                    if hub.local_counts().get(OPS_TOPIC, 0) > before:
+                    if _audience(res) > before:
                         break
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.models import Artifact, ArtifactStatus, ConsentMode
-from rooms.playback import classify
+from rooms.playback import classify, playable
 from rooms.playback.classify import Density, Lane, Thresholds
 from rooms.playback.playable import playable_clause
 
@@ -69,3 +69,16 @@ async def retention(session: AsyncSession, now: datetime, soon: datetime) -> dic
             "next_raw_expiry_at": row[2], "raw_overdue": int(row[3]),
             "fossil_retained": int(row[4]), "fossil_residue_only": int(row[5]),
             "next_fossil_expiry_at": row[6]}
+
+
+async def active_counts_by(session: AsyncSession, column: Any, now: datetime) -> dict[str, int]:
+    """Live takes counted by `column` (effect_profile, deployment_kind)."""
+    rows = await session.execute(select(column, func.count()).where(
+        playable.live_clause(now)).group_by(column))
+    return {str(k): int(n) for k, n in rows.all()}
+
+
+async def held_count(session: AsyncSession, now: datetime) -> int:
+    """Live takes waiting for a steward's review (MODERATION=hold)."""
+    return int((await session.execute(select(func.count()).where(
+        playable.held_clause(), playable.live_clause(now)))).scalar_one())

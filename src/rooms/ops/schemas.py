@@ -104,6 +104,7 @@ class OperatorArtifactOut(BaseModel):
     status: ArtifactStatus
     consent_mode: ConsentMode
     playable: bool  # in the pool now (rooms.playback.playable)
+    held: bool = False  # waiting for a steward's review (MODERATION=hold)
     created_at: str | None
     last_access_at: str | None
     duration_ms: int
@@ -222,3 +223,84 @@ class NodeStatusOut(BaseModel):
     supervisor: SupervisorOut
     live: LiveOut
     warnings: list[WarningOut]
+
+
+class RemovedOut(BaseModel):
+    ok: bool
+    artifact_id: int
+    status: ArtifactStatus
+    deleted_derivatives: int
+
+
+class ApprovedOut(BaseModel):
+    ok: bool
+    artifact_id: int
+    held: bool
+
+
+class ReviewItemOut(BaseModel):
+    id: int
+    created_at: str | None
+    duration_ms: int
+    consent_mode: ConsentMode
+    audio_url: str  # signed, short-lived; plays the held take for the operator
+
+
+class ReviewQueueOut(BaseModel):
+    items: list[ReviewItemOut]
+
+
+class WindowOut(BaseModel):
+    day: int
+    open: str
+    close: str
+    intake: bool
+    playback: bool
+    streams: bool
+
+
+class OpenNowOut(BaseModel):
+    open: bool
+    intake: bool
+    playback: bool
+    streams: bool
+    next_change_at: str | None
+
+
+class ScheduleOut(BaseModel):
+    timezone: str
+    weekly: list[WindowOut]
+    now: OpenNowOut  # what the schedule opens at this moment
+    changed: bool | None = None  # PUT: whether it differed from the stored one
+
+
+class DeviceOut(BaseModel):
+    kind: Literal["kiosk", "room"]
+    name: str
+    last_seen_at: str | None
+    status: dict[str, Any]
+    stale: bool
+
+
+class DevicesOut(BaseModel):
+    items: list[DeviceOut]
+
+
+class MemoryColorsOut(BaseModel):
+    counts: dict[str, int]
+    catalog: list[dict[str, str]]
+
+
+class ArtifactSummaryOut(BaseModel):
+    generated_at: str | None
+    active: int
+    playable: int
+    held: int
+    expired: int
+    revoked: int
+    by_status: dict[str, int]
+    lanes: dict[str, int]
+    moods: dict[str, int]
+    memory_colors: MemoryColorsOut
+    deployments: dict[str, int]
+    retention: RetentionOut

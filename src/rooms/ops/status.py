@@ -21,8 +21,8 @@ from rooms.jobs import sweeps
 from rooms.kit.times import iso
 from rooms.logging import get_logger
 from rooms.models import ArtifactStatus, utcnow
-from rooms.ops import repository
-from rooms.ops.warnings import collect
+from rooms.ops import devices, repository
+from rooms.ops.warnings import ORDER, collect
 from rooms.playback.classify import LANES, MOODS, Thresholds, mood_of
 from rooms.resources import Resources
 
@@ -142,6 +142,7 @@ async def node_status(res: Resources, *, now: datetime | None = None) -> dict[st
     workers = res.streams.workers()
     warnings = collect(res.settings, components=components, archive=archive,
                        archive_error=archive_error, disk=disk, jobs=job_stats, workers=workers)
+    warnings = sorted([*warnings, *await devices.warnings(res)], key=lambda w: ORDER[w["level"]])
     counts = archive.by_status if archive else None
     return {
         "ok": all(c["ok"] for c in components.values())

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from rooms import hours
 from rooms.deps import ResourcesDep
 from rooms.effects import catalog
 from rooms.errors import RoomsError
@@ -93,6 +94,9 @@ async def surface_state(request: Request, res: ResourcesDep) -> JSONResponse:
             "ingest_budget": {"limit": budget.limit, "remaining": budget.remaining,
                               "window_s": budget.window_s},
             "kiosk": kiosk_view(posture, res.settings)}
+    openness = (await hours.now_open(res)).as_event()
+    body.update(open=openness.pop("open"), next_change_at=openness.pop("next_change_at"),
+                hours=openness)
     return JSONResponse(body, headers=NO_STORE)
 
 

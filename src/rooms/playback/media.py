@@ -15,7 +15,12 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from rooms.access import media_tokens
-from rooms.access.media_tokens import EPHEMERAL_AUDIO, RAW_PURPOSES, SPECTROGRAM_IMAGE
+from rooms.access.media_tokens import (
+    EPHEMERAL_AUDIO,
+    RAW_PURPOSES,
+    REVIEW_PURPOSES,
+    SPECTROGRAM_IMAGE,
+)
 from rooms.deps import ResourcesDep
 from rooms.errors import Gone, NotFound
 from rooms.kit.clients import client_id
@@ -91,7 +96,8 @@ async def raw_audio(token: str, request: Request, res: ResourcesDep) -> Streamin
     async with res.sessions() as session:
         artifact = _found(await repository.get(session, artifact_id))
         key = playable.audio_key(artifact, now,
-                                 await repository.derivatives_of(session, [artifact_id]))
+                                 await repository.derivatives_of(session, [artifact_id]),
+                                 review=purpose in REVIEW_PURPOSES)
     if key is None:
         raise Gone("this recording is no longer available", code="gone")
     blob, partial = await _open(res.blobs, key, request.headers.get("range"))

@@ -4,14 +4,16 @@
   the archive, whatever its status), and `expires_at` set and later than now;
 - **raw audio**: a `raw_uri`, and `raw_expires_at` unset or later than now;
 - **a live essence**: an `essence_wav` derivative whose `expires_at` is unset or later;
-- **playable**: live, with raw audio or a live essence (a FOSSIL take plays its essence
-  once its raw audio has expired, CONTRACT "Consent modes").
+- **released**: not `held` for a steward's review (MODERATION=hold, docs/ops.md);
+- **playable**: live, released, with raw audio or a live essence (a FOSSIL take plays its
+  essence once its raw audio has expired, CONTRACT "Consent modes").
 
-The rule is written once, in `_live`, `_raw`, `_essence` and `_playable`, over a four-word
-vocabulary (`_Logic`). `SQL` reads the words as clauses over the columns, for queries that
-count or pick among thousands of takes (pool, heard, operator list, node status); `PY`
-reads them over one loaded row (media proxy, operator edits). A test evaluates both forms
-over a grid of takes and requires the same answer for each (tests/playback/test_playable.py).
+The rule is written once, in `_live`, `_raw`, `_essence`, `_released` and `_playable`,
+over a five-word vocabulary (`_Logic`). `SQL` reads the words as clauses over the columns,
+for queries that count or pick among thousands of takes (pool, heard, operator list, node
+status); `PY` reads them over one loaded row (media proxy, operator edits). A test
+evaluates both forms over a grid of takes and requires the same answer for each
+(tests/playback/test_playable.py).
 
 SQL's `expires_at > now` is NULL, not false, for a take without `expires_at`: a WHERE treats
 that as false, and a selected `playable_clause` value must be read with `bool()`.
@@ -23,7 +25,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, String, and_, exists, func, or_, type_coerce
+from sqlalchemy import ColumnElement, String, and_, exists, false, func, or_, type_coerce
 
 from rooms.models import Artifact, ArtifactStatus, ConsentMode, Derivative, DerivativeKind
 
@@ -48,6 +50,10 @@ class _Logic(Generic[B]):
         """`moment` is unset (no limit) or later than `now`."""
         raise NotImplementedError
 
+    def unset(self, flag: Any) -> B:
+        """A boolean flag is off (unset counts as off)."""
+        raise NotImplementedError
+
 
 class _Sql(_Logic[ColumnElement[bool]]):
     def all(self, *terms: Any) -> ColumnElement[bool]:
@@ -62,6 +68,9 @@ class _Sql(_Logic[ColumnElement[bool]]):
     def open_after(self, moment: Any, now: Any) -> ColumnElement[bool]:
         return or_(moment.is_(None), moment > now)
 
+    def unset(self, flag: Any) -> ColumnElement[bool]:
+        return flag == false()  # type: ignore[no-any-return]
+
 
 class _Py(_Logic[bool]):
     def all(self, *terms: Any) -> bool:
@@ -75,6 +84,9 @@ class _Py(_Logic[bool]):
 
     def open_after(self, moment: Any, now: Any) -> bool:
         return moment is None or bool(moment > now)
+
+    def unset(self, flag: Any) -> bool:
+        return not flag
 
 
 SQL = _Sql()
@@ -96,8 +108,12 @@ def _essence(lg: _Logic[B], kind: Any, expires_at: Any, now: Any) -> B:
     return lg.all(kind == DerivativeKind.ESSENCE_WAV, lg.open_after(expires_at, now))
 
 
-def _playable(lg: _Logic[B], live: Any, raw: Any, essence: Any) -> B:
-    return lg.all(live, lg.any(raw, essence))
+def _released(lg: _Logic[B], held: Any) -> B:
+    return lg.unset(held)
+
+
+def _playable(lg: _Logic[B], live: Any, released: Any, raw: Any, essence: Any) -> B:
+    return lg.all(live, released, lg.any(raw, essence))
 
 
 # --- SQL ----------------------------------------------------------------------------------
@@ -133,10 +149,16 @@ def essence_clause(now: Now) -> ColumnElement[bool]:
 
 def playable_clause(now: Now, *, use_status_index: bool = True,
                     use_expiry_index: bool = True) -> ColumnElement[bool]:
-    """Live, with raw audio or an unexpired essence. The index hints: `live_clause`."""
+    """Live, released, with raw audio or an unexpired essence. The index hints:
+    `live_clause`."""
     return _playable(SQL, live_clause(now, use_status_index=use_status_index,
                                       use_expiry_index=use_expiry_index),
-                     raw_clause(now), essence_clause(now))
+                     held_clause(released=True), raw_clause(now), essence_clause(now))
+
+
+def held_clause(*, released: bool = False) -> ColumnElement[bool]:
+    """The take waits for a steward's review (`released=True`: it does not)."""
+    return _released(SQL, Artifact.held) if released else Artifact.held == True  # noqa: E712
 
 
 # --- Python -------------------------------------------------------------------------------
@@ -154,17 +176,20 @@ def live_essence(derivatives: Iterable[Derivative], now: datetime) -> Derivative
     return next((d for d in derivatives if _essence(PY, d.kind, d.expires_at, now)), None)
 
 
-def is_playable(artifact: Artifact, now: datetime, derivatives: Iterable[Derivative]) -> bool:
-    """`derivatives`: the take's derivative rows (any kinds; only a live essence counts)."""
-    return _playable(PY, is_live(artifact, now), has_raw(artifact, now),
-                     live_essence(derivatives, now) is not None)
+def is_playable(artifact: Artifact, now: datetime, derivatives: Iterable[Derivative], *,
+                review: bool = False) -> bool:
+    """`derivatives`: the take's derivative rows (any kinds; only a live essence counts).
+    `review=True` ignores the moderation hold (a steward reviewing it, its own visitor)."""
+    return _playable(PY, is_live(artifact, now), review or _released(PY, artifact.held),
+                     has_raw(artifact, now), live_essence(derivatives, now) is not None)
 
 
 def audio_key(artifact: Artifact, now: datetime,
-              derivatives: Iterable[Derivative]) -> str | None:
-    """The blob to play: the raw audio, else the live essence; None unless playable."""
+              derivatives: Iterable[Derivative], *, review: bool = False) -> str | None:
+    """The blob to play: the raw audio, else the live essence; None unless playable
+    (`review`: as `is_playable`)."""
     derivatives = list(derivatives)
-    if not is_playable(artifact, now, derivatives):
+    if not is_playable(artifact, now, derivatives, review=review):
         return None
     if has_raw(artifact, now):
         return artifact.raw_uri

@@ -27,7 +27,7 @@ class PoolNextOut(BaseModel):
     artifact: PoolArtifactOut | None
     pool_size: int
     thread_signal: dict[str, Any] | None
-    reason: Literal["empty_pool", "playback_paused"] | None
+    reason: Literal["empty_pool", "playback_paused", "closed"] | None
 
 
 class HeardOut(BaseModel):
@@ -51,6 +51,14 @@ class KioskOut(BaseModel):
     theme_prompt: str
 
 
+class HoursOut(BaseModel):
+    """What the opening hours open now."""
+
+    intake: bool
+    playback: bool
+    streams: bool
+
+
 class SurfaceStateOut(BaseModel):
     intake_paused: bool
     playback_paused: bool
@@ -59,6 +67,9 @@ class SurfaceStateOut(BaseModel):
     pool_size: int
     ingest_budget: BudgetOut
     kiosk: KioskOut
+    open: bool = True  # within the opening hours (rooms.hours); always true without any
+    next_change_at: str | None = None  # when the opening hours next change what is open
+    hours: HoursOut | None = None
 
 
 class EffectOut(BaseModel):

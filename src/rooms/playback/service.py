@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from rooms import steward
+from rooms import hours, steward
 from rooms.access import media_tokens
 from rooms.access.media_tokens import POOL_AUDIO, POOL_HEARD
 from rooms.db import Database
@@ -138,6 +138,9 @@ async def next_take(res: Resources, q: NextQuery) -> dict[str, Any]:
     rt = pool_runtime(res)
     now = rt.clock()
     p = policy(res)
+    if not (await hours.now_open(res)).playback:  # outside the opening hours: the room rests
+        _, size, _, _ = await read_pool(res, now, p, None)
+        return {"artifact": None, "pool_size": size, "thread_signal": None, "reason": "closed"}
     posture, size, recent, found = await read_pool(res, now, p, q)
     if posture.playback_stopped:
         return {"artifact": None, "pool_size": size, "thread_signal": None,

@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from rooms import steward
+from rooms import hours, steward
 from rooms.config import Settings
 from rooms.effects import CATALOG, DEFAULT_EFFECT, effect_metadata
 from rooms.errors import Conflict, Gone, NotFound, RoomsError, Unavailable
+from rooms.kit.times import iso
 from rooms.kit.wav import WavInfo, inspect_wav
 from rooms.live import surface
 from rooms.logging import get_logger
@@ -108,6 +109,14 @@ async def ensure_intake_open(uow: UnitOfWork) -> None:
     """503 `intake_paused` while the steward has paused intake (or maintenance is on)."""
     if (await steward.posture(uow.resources)).intake_closed:
         raise Unavailable("the kiosk is not taking recordings right now", code="intake_paused")
+    openness = await hours.now_open(uow.resources)
+    if not openness.intake:  # outside the opening hours: 503 `closed` with `opens_at`
+        opens_at = openness.opens_at.get("intake")
+        now = hours.state(uow.resources).clock()
+        wait_s = 3600 if opens_at is None else (opens_at - now).total_seconds()
+        raise Unavailable("the kiosk is closed now", code="closed",
+                          headers={"Retry-After": str(max(1, min(3600, int(wait_s))))},
+                          details={"opens_at": iso(opens_at)})
 
 
 def validate_wav(upload: ParsedUpload, settings: Settings) -> WavInfo:
@@ -162,7 +171,8 @@ async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) ->
         sample_rate=info.sample_rate, effect_profile=effect,
         effect_metadata=effect_metadata(effect), deployment_kind=settings.engine_deployment,
         topic_tag=topic, lifecycle_status=lifecycle, wear=0.0, play_count=0,
-        expires_at=expires_at, raw_expires_at=raw_expires_at, idempotency_key=scope)
+        expires_at=expires_at, raw_expires_at=raw_expires_at, idempotency_key=scope,
+        held=settings.moderation == "hold")  # MODERATION=hold: waits for approval
     try:
         await _insert(uow, manifest, artifact, blob)
     except IntegrityError:
@@ -170,7 +180,8 @@ async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) ->
             raise
         raise Conflict("an upload with this Idempotency-Key is still being stored; retry",
                        code="idempotency_conflict") from None
-    uow.after_commit(lambda: surface.pool_changed(uow.events, "added", artifact.id))
+    if not artifact.held:  # a held take is announced when a steward approves it
+        uow.after_commit(lambda: surface.pool_changed(uow.events, "added", artifact.id))
     if mode == "FOSSIL":  # the render measures its loudness too (docs/loudness.md)
         uow.enqueue_after_commit("render_derivatives", artifact.id,
                                  job_id=f"render:{artifact.id}")

@@ -20,6 +20,9 @@ from rooms.config import Settings
 from rooms.live.hub import Hub
 from rooms.live.surface import SURFACE
 from rooms.logging import get_logger
+from rooms.streams.seeking import SeekConfig, Seeker
+from rooms.streams.store import SeekStore, make_seek_store
+from rooms.streams.stream import Commons, Stream
 from rooms.supervisor.context import WorkerContext
 from rooms.supervisor.slot import Crash, Slot, WorkerFn, crash_of, starved_by
 from rooms.supervisor.spec import TaskSpec
@@ -30,7 +33,10 @@ log = get_logger("rooms.supervisor")
 class Supervisor:
     def __init__(self, *, settings: Settings, hub: Hub, specs: Iterable[TaskSpec],
                  workers: Mapping[str, WorkerFn], quiet: bool = False, open: bool = True,
-                 leader: bool = True, clock: Callable[[], float] | None = None) -> None:
+                 leader: bool = True, clock: Callable[[], float] | None = None,
+                 seek: SeekStore | None = None, topics: Mapping[str, str] | None = None,
+                 own_streams: frozenset[str] = frozenset(),
+                 tempo: Callable[[str, Settings], tuple[float, float]] | None = None) -> None:
         self.settings = settings
         self.hub = hub
         self.slots = {spec.name: Slot(spec, workers.get(spec.name)) for spec in specs}
@@ -39,6 +45,14 @@ class Supervisor:
         self.leader = leader  # this process is the stream leader (one per cluster)
         self.crashes: deque[Crash] = deque(maxlen=settings.crash_ring_size)
         self._clock = clock
+        # Seeking streams (seed 002): the beacon/subscription store, the one commons, each
+        # worker's own topic, and the workers that run their own stream (the rest that opt
+        # in with `commons: true` get one around their topic).
+        self.seek = seek if seek is not None else make_seek_store(settings, hub.redis)
+        self.commons = Commons()
+        self._topics = dict(topics or {})
+        self._own_streams = own_streams
+        self._tempo = tempo
         self._poked = asyncio.Event()
         self._tg: asyncio.TaskGroup | None = None
         self._control: list[asyncio.Task[None]] = []
@@ -241,12 +255,26 @@ class Supervisor:
             slot.stop_reason = reason
             slot.task.cancel()
 
+    def _stream_for(self, slot: Slot) -> Stream | None:
+        """A seeking stream around the worker's topic, for a task that opted into the
+        commons and does not run its own (noise_metadata does)."""
+        name = slot.spec.name
+        if not slot.spec.commons or name in self._own_streams or name not in self._topics:
+            return None
+        tempo = self._tempo(name, self.settings) if self._tempo is not None else (0.0, 0.0)
+        seeker = Seeker(stream_id=name, mode="events", tempo_range_s=tempo,
+                        config=SeekConfig.from_settings(self.settings))
+        return Stream(stream_id=name, topic=self._topics[name], hub=self.hub, store=self.seek,
+                      seeker=seeker, clock=self.now, commons=self.commons)
+
     async def _guarded(self, slot: Slot, started: float) -> None:
         """Run one worker; nothing it raises leaves here (the TaskGroup must never see it)."""
         assert slot.fn is not None
         name = slot.spec.name
         ctx = WorkerContext(name=name, settings=self.settings, hub=self.hub, clock=self.now,
-                            beat=lambda: slot.beat(self.now()))
+                            beat=lambda: slot.beat(self.now()), seek=self.seek,
+                            commons=self.commons if slot.spec.commons else None)
+        ctx.stream = self._stream_for(slot)
         error: BaseException | None = None
         try:
             await slot.fn(ctx)
@@ -257,6 +285,8 @@ class Supervisor:
             error = exc
         finally:
             slot.task = None
+            if ctx.stream is not None:
+                ctx.stream.close()
         self._ended(slot, started, error)
         self.poke()
 

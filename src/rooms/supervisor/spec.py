@@ -10,6 +10,7 @@
         restart: {backoff_initial_s: 1, backoff_max_s: 60, factor: 2,
                   max_restarts: 5, window_s: 300}   # more crashes in window_s: crashloop
         health_timeout_s: 60       # no heartbeat for this long: restarted
+        commons: false             # seek, and merge into `commons` when lonely (seed 002)
 
 A task missing from the file keeps the seed's row; a name the file adds must be a known
 worker. Unknown keys and impossible values are refused at start-up with one line.
@@ -59,6 +60,7 @@ class TaskSpec(BaseModel):
     ignore_quiet: bool = True
     restart: RestartPolicy = RestartPolicy()
     health_timeout_s: float = Field(60.0, gt=0)
+    commons: bool = False  # a seeking stream that merges into `commons` when long lonely
 
     @model_validator(mode="after")
     def _bounds(self) -> TaskSpec:

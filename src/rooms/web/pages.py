@@ -9,7 +9,9 @@ from fastapi.templating import Jinja2Templates
 from rooms import steward
 from rooms.assets import asset_dir
 from rooms.deps import ResourcesDep
+from rooms.effects import catalog
 from rooms.ops.artifacts import LIFECYCLE
+from rooms.playback import composition
 from rooms.recordings import consent
 from rooms.web import kiosk, ops
 
@@ -38,6 +40,17 @@ async def kiosk_page(request: Request, res: ResourcesDep) -> HTMLResponse:
          "revoke_url": revoke_url, "qr": kiosk.qr_svg(revoke_url),
          "lang": kiosk.kiosk_view(posture, res.settings)["language"]},
         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+@router.get("/room/", response_class=HTMLResponse)
+async def room_page(request: Request, res: ResourcesDep) -> HTMLResponse:
+    """The listening surface: the composed loop (static/room/, docs/room.md). The page
+    carries the composition (the object of GET /api/v1/room/composition) and the
+    memory-color catalog; the steward's switches come live from surface/state and /ws/live."""
+    config = {"composition": composition.build(res.settings), "effects": catalog()}
+    return templates.TemplateResponse(request, "room.html", {"config": config},
+                                      headers={"Cache-Control": "no-store",
+                                               "Referrer-Policy": "no-referrer"})
 
 
 @router.get("/", response_class=HTMLResponse)
