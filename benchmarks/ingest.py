@@ -7,6 +7,15 @@ rooms on PostgreSQL + S3 (+ Redis) when those can be started, and the bare Starl
 of PEERS.md, all in the same run. The ingest budget is lifted for the run (it would 429).
 
     .venv/bin/python benchmarks/ingest.py [--seconds 20] [--warmup 2] [--skip-services]
+        [--mode ROOM FOSSIL] [--loop-lag]
+
+Each rooms row also reports the server process's CPU time per upload (user + system of
+the `rooms serve` process from /proc, renders excluded: they run in child processes), much
+less sensitive to a busy machine than uploads/s. `--mode FOSSIL` runs the same load with
+FOSSIL takes (each queues a render). `--loop-lag` reads the server's
+`rooms_event_loop_lag_seconds` histogram (a task that sleeps 50 ms and records how late it
+woke) before and after each run and prints the share of late wake-ups and the ~p99:
+blocking work on the event loop shows as a long tail.
 """
 
 from __future__ import annotations
@@ -46,9 +55,9 @@ def wav_bytes(seconds: float, rate: int) -> bytes:
     return encode_pcm16_wav(pcm[: n * 2], rate)
 
 
-def request_bytes(port: int, wav: bytes, client_id: str) -> bytes:
+def request_bytes(port: int, wav: bytes, client_id: str, mode: str = "ROOM") -> bytes:
     body = (
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"consent_mode\"\r\n\r\nROOM\r\n"
+        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"consent_mode\"\r\n\r\n{mode}\r\n"
         f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t.wav\"\r\n"
         f"Content-Type: audio/wav\r\n\r\n"
     ).encode() + wav + f"\r\n--{BOUNDARY}--\r\n".encode()
@@ -118,6 +127,41 @@ async def closed_loop(port: int, payload: bytes, concurrency: int, warmup: float
     return LoadResult(counts["ok"], counts["err"], seconds, lat)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` (all its threads, not its children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def lag_buckets(port: int) -> dict[float, float]:
+    """The server's loop-lag histogram: {upper bound in s: cumulative count}."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        text = (await reader.read()).decode()
+    finally:
+        writer.close()
+    out: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("rooms_event_loop_lag_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            out[float("inf") if bound == "+Inf" else float(bound)] = float(line.split()[-1])
+    return out
+
+
+def lag_report(before: dict[float, float], after: dict[float, float]) -> str:
+    """Late wake-ups during a run: share over 5 ms and 25 ms, and the bucket holding p99."""
+    delta = {b: after.get(b, 0.0) - before.get(b, 0.0) for b in sorted(after)}
+    total = delta.get(float("inf"), 0.0)
+    if not total:
+        return "loop lag: no samples"
+    over = {ms: 1 - delta.get(ms / 1000, 0.0) / total for ms in (5, 25)}
+    p99 = next(b for b in sorted(delta) if delta[b] >= 0.99 * total)
+    return (f"loop lag: {total:.0f} wake-ups, {100 * over[5]:.1f}% > 5 ms, "
+            f"{100 * over[25]:.1f}% > 25 ms, p99 <= {p99 * 1000:g} ms")
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -168,18 +212,23 @@ async def peak_rss_during(pid: int, port: int, payload: bytes, clients: int) -> 
 @contextlib.contextmanager
 def server(cmd: list[str], env: dict[str, str], port: int) -> Iterator[int]:
     taskset = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    # the server's log goes to a file: a pipe nobody reads fills up and stalls the server
+    # on its next log line (a warning per upload once a job queue is full, for instance)
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     proc = subprocess.Popen([*taskset, *cmd], env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=log)
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
                 break
             if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode()[-2000:] if proc.stderr else "died")
+                log.seek(0)
+                raise RuntimeError(log.read().decode()[-2000:])
             time.sleep(0.1)
         yield proc.pid
     finally:
+        log.close()
         proc.terminate()
         try:
             proc.wait(10)
@@ -221,20 +270,31 @@ def bench_env(var_dir: Path) -> dict[str, str]:
 async def run_target(name: str, cmd_env: tuple[list[str], dict[str, str]], port: int,
                      args: argparse.Namespace, rows: list[str], *, rss: bool) -> None:
     small = wav_bytes(10, 48_000)
-    payload = request_bytes(port, small, "bench-kiosk-0001")
     cmd, env = cmd_env
+    rooms = "rooms" in name
     with server(cmd, env, port) as pid:
-        for c in args.concurrency:
-            result = await closed_loop(port, payload, c, args.warmup, args.seconds)
-            rows.append(f"| {name} | {c} | {result.rate:.1f} | {result.pct(0.5):.1f} | "
-                        f"{result.pct(0.99):.1f} | {result.errors} |")
-            print(rows[-1], flush=True)
+        for mode in (args.mode if rooms else ["ROOM"]):
+            payload = request_bytes(port, small, "bench-kiosk-0001", mode)
+            label = f"{name}, {mode}" if rooms and args.mode != ["ROOM"] else name
+            for c in args.concurrency:
+                lag = await lag_buckets(port) if rooms and args.loop_lag else {}
+                # CPU over the measured part only: the warm-up runs first, on its own
+                await closed_loop(port, payload, c, 0, args.warmup)
+                cpu = cpu_seconds(pid)
+                result = await closed_loop(port, payload, c, 0, args.seconds)
+                per = 1000 * (cpu_seconds(pid) - cpu) / max(1, result.ok + result.errors)
+                rows.append(f"| {label} | {c} | {result.rate:.1f} | {result.pct(0.5):.1f} | "
+                            f"{result.pct(0.99):.1f} | {result.errors} | {per:.2f} |")
+                print(rows[-1], flush=True)
+                if lag:
+                    print(f"  {label} c={c} {lag_report(lag, await lag_buckets(port))}",
+                          flush=True)
         if rss:
             big = request_bytes(port, wav_bytes(170, 96_000), "bench-kiosk-0002")
             base, peak = await peak_rss_during(pid, port, big, 8)
             rows.append(f"| {name}: 8 x {len(big) / 2**20:.0f} MiB uploads at once | RSS "
                         f"{base / 1024:.0f} → {peak / 1024:.0f} MiB | growth "
-                        f"{(peak - base) / 1024:.1f} MiB | | | |")
+                        f"{(peak - base) / 1024:.1f} MiB | | | | |")
             print(rows[-1], flush=True)
 
 
@@ -244,13 +304,18 @@ async def main() -> None:
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--skip-services", action="store_true")
+    parser.add_argument("--mode", nargs="+", default=["ROOM"], choices=["ROOM", "FOSSIL"],
+                        help="consent mode(s) of the uploads (FOSSIL queues a render each)")
+    parser.add_argument("--loop-lag", action="store_true",
+                        help="report the server's event-loop lag during each run")
     parser.add_argument("--archive", type=int, nargs="*", default=[],
                         help="also run embedded c=8 on archives of these sizes (e.g. 1000 100000)")
     args = parser.parse_args()
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setaffinity(0, {1})
-    rows = ["| server | concurrency | uploads/s | p50 ms | p99 ms | errors |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| server | concurrency | uploads/s | p50 ms | p99 ms | errors "
+            "| server CPU ms/upload |",
+            "|---|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory(prefix="rooms-bench-") as tmp:
         root = Path(tmp)
         port = free_port()

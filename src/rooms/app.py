@@ -28,7 +28,7 @@ from rooms.limits import BodyGuardMiddleware, BodyLimitMiddleware
 from rooms.live.endpoints import ServerSendMiddleware
 from rooms.live.endpoints import router as live_router
 from rooms.logging import get_logger
-from rooms.metrics import MetricsMiddleware
+from rooms.metrics import MetricsMiddleware, loop_lag_monitor
 from rooms.openapi import install as install_docs
 from rooms.ops.alerts import alerting
 from rooms.ops.endpoints import router as ops_router
@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         conf = ensure_secrets(settings or load_settings())
         async with (open_resources(conf) as res, status_pusher(res), hours_keeper(res),
-                    alerting(res)):
+                    alerting(res), loop_lag_monitor(res.metrics)):
             app.state.rooms = res
             announce_first_start(conf)
             log.info("rooms.started", database=conf.resolved_database_url.split(":")[0],

@@ -28,6 +28,17 @@ def cmd_migrate(settings: Settings) -> None:
     migrate(settings.resolved_database_url)
 
 
+def migrate_in_child() -> None:
+    """`rooms migrate` in a short-lived child process with this environment: alembic, mako
+    and the migration scripts (~7 MiB) never load into the long-running server. Exits with
+    the child's status when it fails (its error is already on stderr)."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "rooms.cli", "migrate"], check=False)
+    if done.returncode:
+        raise SystemExit(done.returncode)
+
+
 def cmd_serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
@@ -36,7 +47,8 @@ def cmd_serve(settings: Settings, host: str, port: int) -> None:
     from rooms.serving import raise_fd_limit, uvicorn_options
 
     fd_limit = raise_fd_limit()  # before anything opens a descriptor (README "Reliability")
-    cmd_migrate(settings)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    migrate_in_child()
     app = create_app(settings)
     tune_gc()  # thousands of open websockets: see rooms/live/runtime.py
     # proxy_headers off: TRUSTED_PROXIES (rooms.kit.clients) is the one rule for them

@@ -23,7 +23,7 @@ from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy import create_engine as sa_create_engine
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -72,6 +72,7 @@ def _asyncpg_connector(url: Any) -> Callable[[], Any]:
     timed-out connection is asyncpg's ConnectionFailureError: SQLAlchemy then raises its
     DBAPIError (503 `database_unavailable`) instead of letting a bare OSError through."""
     import asyncpg  # type: ignore[import-untyped]
+    from sqlalchemy.dialects import postgresql
 
     dialect = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
     cargs, cparams = dialect.create_connect_args(url)  # type: ignore[no-untyped-call]
@@ -213,7 +214,7 @@ class Database:
 
     def insert(self, table: Any) -> Any:
         """An INSERT for `table` (a Table or mapped class) with `.on_conflict_do_nothing()`."""
-        return postgresql.insert(table) if self.dialect == "postgresql" else sqlite.insert(table)
+        return dialect_insert(self.dialect, table)
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn(conn)` on a connection of its own: on SQLite in one thread hop (aiosqlite
@@ -247,6 +248,16 @@ class Database:
         await self.engine.dispose()
         if self._writer is not None:
             self._writer.dispose()
+
+
+def dialect_insert(dialect: str, table: Any) -> Any:
+    """`Database.insert` by dialect name, for statements built once per dialect. The
+    PostgreSQL dialect (~2 MiB) is imported only where it is used."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

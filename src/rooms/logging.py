@@ -14,6 +14,16 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+if "structlog" not in sys.modules and "rich" not in sys.modules:
+    # structlog imports rich (and with it pygments, ~4 MiB resident) for pretty console
+    # tracebacks whenever it is installed; rooms writes JSON lines only, so structlog is
+    # imported with rich hidden. Code that uses rich itself (`rooms import`) imports it
+    # normally, afterwards.
+    sys.modules["rich"] = None  # type: ignore[assignment]
+    try:
+        import structlog
+    finally:
+        del sys.modules["rich"]
 import structlog
 
 REDACTED = "[redacted]"

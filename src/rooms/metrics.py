@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,6 +45,38 @@ class Metrics:
             "client or its IP was locked", ["via"], registry=self.registry)
         self.dependency_up = Gauge("rooms_dependency_up", "1 when a dependency answers",
                                    ["dependency"], registry=self.registry)
+        self.loop_lag = Histogram(
+            "rooms_event_loop_lag_seconds", "How late the event loop woke a task that slept "
+            f"{LOOP_LAG_INTERVAL_S}s (blocking work on the loop shows here)",
+            registry=self.registry, buckets=LOOP_LAG_BUCKETS)
+
+
+LOOP_LAG_INTERVAL_S = 0.05
+LOOP_LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+@contextlib.asynccontextmanager
+async def loop_lag_monitor(metrics: Metrics,
+                           interval_s: float = LOOP_LAG_INTERVAL_S) -> AsyncIterator[None]:
+    """While the block runs, sleep `interval_s` again and again and record how late each
+    wake-up came (`rooms_event_loop_lag_seconds`; 20 wake-ups a second, ~nothing of CPU).
+    Under load the lag is the queue of ready callbacks; a long tail is something blocking
+    the loop (benchmarks/ingest.py --loop-lag reports it per run)."""
+    loop = asyncio.get_running_loop()
+
+    async def watch() -> None:
+        while True:
+            start = loop.time()
+            await asyncio.sleep(interval_s)
+            metrics.loop_lag.observe(max(0.0, loop.time() - start - interval_s))
+
+    task = asyncio.create_task(watch(), name="rooms-loop-lag")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class MetricsMiddleware:

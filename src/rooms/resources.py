@@ -13,9 +13,8 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rooms import steward
@@ -35,6 +34,9 @@ from rooms.metrics import Metrics
 from rooms.storage import BlobStore, open_blob_store
 from rooms.supervisor import Supervisor, build_supervisor
 from rooms.supervisor.leader import ClusterStreams, Leadership
+
+if TYPE_CHECKING:  # redis loads only where a Redis is configured
+    from redis.asyncio import Redis
 
 log = get_logger("rooms.resources")
 
@@ -129,6 +131,8 @@ async def open_resources(settings: Settings, *, role: Role = "api") -> AsyncIter
         stack.push_async_callback(blobs.aclose)
         redis: Redis | None = None
         if settings.redis_url:
+            from redis.asyncio import Redis
+
             redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2,
                                    socket_timeout=5, health_check_interval=30)
             stack.push_async_callback(redis.aclose)

@@ -191,6 +191,27 @@ class FileBlobStore:
         return await asyncio.to_thread(self._install, path, key,
                                        move=move and path.parent == self._tmp)
 
+    # blocking twins, for a process of its own (a render worker reads and writes blobs
+    # itself, so the API process never holds a take's bytes) --------------------------
+    def read_sync(self, key: str) -> bytes:
+        """The blob's bytes (blocking). Raises BlobNotFound."""
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+
+    def put_bytes_sync(self, key: str, data: bytes) -> int:
+        """Store `data` at `key` (blocking): temp file, fsync, rename, folder fsync."""
+        fd, name = tempfile.mkstemp(dir=self._tmp, prefix="w-")
+        staged = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        return self._install(staged, key, move=True)
+
     def staging_dir(self) -> Path:
         return self._tmp
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
+    Integer,
+    String,
     and_,
+    bindparam,
     delete,
     exists,
     literal,
@@ -20,8 +25,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Executable
 
-from rooms.db import Database
+from rooms.db import Database, dialect_insert
 from rooms.models import Artifact, Derivative
 from rooms.models.artifact import UNMEASURED
 from rooms.models.base import UTCDateTime
@@ -56,15 +62,37 @@ class Source:
         return self.status == "ACTIVE" and self.consent_mode == "FOSSIL" and bool(self.raw_uri)
 
 
-async def source(session: AsyncSession, artifact_id: int) -> Source | None:
-    row = (await session.execute(select(
+def source(conn: Connection, artifact_id: int) -> Source | None:
+    """What a render needs to know about the take (for `Database.read`)."""
+    row = conn.execute(select(
         Artifact.status, Artifact.consent_mode, Artifact.raw_uri, Artifact.raw_sha256)
-        .where(Artifact.id == artifact_id))).first()
+        .where(Artifact.id == artifact_id)).first()
     return None if row is None else Source(artifact_id, *row)
 
 
-async def attach(session: AsyncSession, db: Database, artifact_id: int, kind: str,
-                 uri: str, now: datetime) -> bool:
+@functools.cache
+def _attach_query(dialect: str) -> Executable:
+    """`attach`'s statement, built once per dialect with bound parameters (building and
+    hashing it per call cost more CPU than the database takes to run it)."""
+    chosen = (select(Artifact.id, bindparam("kind", type_=String()),
+                     bindparam("uri", type_=String()), bindparam("now", type_=UTCDateTime()),
+                     Artifact.expires_at, literal(False))
+              .where(Artifact.id == bindparam("artifact_id", type_=Integer()),
+                     Artifact.status == "ACTIVE", Artifact.consent_mode == "FOSSIL")
+              .with_for_update())
+    ins = dialect_insert(dialect, Derivative)
+    stmt = ins.from_select(
+        ["artifact_id", "kind", "uri", "created_at", "expires_at", "publishable"], chosen)
+    upsert: Executable = stmt.on_conflict_do_update(
+        index_elements=["artifact_id", "kind"],
+        set_={"uri": stmt.excluded.uri, "created_at": stmt.excluded.created_at,
+              "expires_at": stmt.excluded.expires_at},
+    ).returning(Derivative.id)
+    return upsert
+
+
+def attach(conn: Connection, db: Database, artifact_id: int, kind: str,
+           uri: str, now: datetime) -> bool:
     """Insert (or, on a re-render, refresh) the row for a rendered blob, in one
     INSERT ... SELECT ... WHERE the take is still ACTIVE and FOSSIL. True when a row went
     in or was refreshed; False when the take is gone (revoked, expired) meanwhile.
@@ -73,19 +101,8 @@ async def attach(session: AsyncSession, db: Database, artifact_id: int, kind: st
     either ran before (and this inserts nothing) or waits until this commits (and then
     deletes the row); on SQLite the write slot orders the two the same way. The row
     expires with the take (`expires_at`, the consent's derivative TTL)."""
-    chosen = (select(Artifact.id, literal(kind), literal(uri), literal(now, UTCDateTime()),
-                     Artifact.expires_at, literal(False))
-              .where(Artifact.id == artifact_id, Artifact.status == "ACTIVE",
-                     Artifact.consent_mode == "FOSSIL")
-              .with_for_update())
-    stmt = db.insert(Derivative).from_select(
-        ["artifact_id", "kind", "uri", "created_at", "expires_at", "publishable"], chosen)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["artifact_id", "kind"],
-        set_={"uri": stmt.excluded.uri, "created_at": stmt.excluded.created_at,
-              "expires_at": stmt.excluded.expires_at},
-    ).returning(Derivative.id)
-    return (await session.execute(stmt)).first() is not None
+    params = {"artifact_id": artifact_id, "kind": kind, "uri": uri, "now": now}
+    return conn.execute(_attach_query(db.dialect), params).first() is not None
 
 
 def _live(kind: str, now: datetime) -> ColumnElement[bool]:
@@ -238,6 +255,18 @@ async def store_loudness(session: AsyncSession, artifact_id: int, *,
         Artifact.id == artifact_id, Artifact.status == "ACTIVE").values(**values)
         .returning(Artifact.id))).first()
     return done is not None
+
+
+def set_loudness(conn: Connection, artifact_id: int, *, raw: float | None,
+                 essence: float | None) -> bool:
+    """`store_loudness` on a plain connection (for `Database.write`)."""
+    values = {k: v for k, v in (("loudness_lufs", raw), ("essence_loudness_lufs", essence))
+              if v is not None}
+    if not values:
+        return False
+    return conn.execute(update(Artifact).where(
+        Artifact.id == artifact_id, Artifact.status == "ACTIVE").values(**values)
+        .returning(Artifact.id)).first() is not None
 
 
 async def lacking_loudness(session: AsyncSession, limit: int) -> list[int]:

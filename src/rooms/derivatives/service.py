@@ -5,9 +5,12 @@
 1. read the take (no transaction held afterwards); nothing to do unless it is ACTIVE,
    FOSSIL and still holds raw audio;
 2. read the raw blob and render both derivatives in the render pool (`workers.py`);
-3. write both blobs under `derivatives/<id>/` (fixed keys: a re-run overwrites);
+3. write both blobs under `derivatives/<id>/` (fixed keys: a re-run overwrites); with the
+   file store the render worker does 2 and 3 itself (`offload.render_file_blobs`), so the
+   API process that runs the job never reads the take or holds the renders;
 4. in the write slot, one INSERT ... SELECT ... WHERE the take is still ACTIVE per kind
-   (`repository.attach`), upserting on UNIQUE(artifact_id, kind);
+   (`repository.attach`), upserting on UNIQUE(artifact_id, kind), and the loudness, in one
+   short transaction (`Database.write`: one thread hop on SQLite, like the read in 1);
 5. if the take went meanwhile (no row went in), delete what step 3 wrote.
 
 A revocation that lands during 2-3 finds no row, deletes the prefix, marks the take; step 4
@@ -21,13 +24,15 @@ import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
 
-from rooms.derivatives import loudness, render, repository
+from sqlalchemy import Connection
+
+from rooms.derivatives import offload, repository
 from rooms.derivatives.workers import RenderPool
 from rooms.logging import get_logger
 from rooms.models import utcnow
 from rooms.recordings.removal import delete_blobs
 from rooms.resources import Resources
-from rooms.storage import BlobNotFound, BlobStore
+from rooms.storage import BlobNotFound, BlobStore, FileBlobStore
 from rooms.uow import unit_of_work
 
 log = get_logger("rooms.derivatives")
@@ -76,6 +81,43 @@ async def _discard(blobs: BlobStore, artifact_id: int) -> None:
         await delete_blobs(blobs, keys)
 
 
+async def _render_and_store(res: Resources, raw_key: str, keys: dict[str, str],
+                            seed: int) -> offload.Stored | None:
+    """Render the take at `raw_key` and store each render under `keys[kind]`; None when
+    the raw blob is gone. With the file store the render worker reads and writes the blobs
+    itself; with any other store this process does the I/O (on S3 that is `rooms worker`,
+    never the API)."""
+    pool = render_pool(res)
+    if isinstance(res.blobs, FileBlobStore):
+        return await pool.run(offload.render_file_blobs, str(res.blobs.root), raw_key,
+                              keys, seed)
+    try:
+        wav = await res.blobs.read(raw_key)
+    except BlobNotFound:
+        return None
+    renders = await pool.run(offload.render_bytes, wav, seed)
+    del wav
+    data = {repository.SPECTROGRAM: renders.spectrogram_png,
+            repository.ESSENCE: renders.essence_wav}
+    for kind, key in keys.items():
+        await _put(res.blobs, key, data[kind])
+    return offload.Stored({kind: len(data[kind]) for kind in keys}, renders.loudness_lufs,
+                          renders.essence_loudness_lufs)
+
+
+async def _measure(res: Resources, key: str) -> float | None:
+    """The loudness of the blob at `key` (in the render pool; with the file store the
+    worker reads the blob itself); None when it is gone."""
+    pool = render_pool(res)
+    if isinstance(res.blobs, FileBlobStore):
+        return await pool.run(offload.measure_file_blob, str(res.blobs.root), key)
+    try:
+        wav = await res.blobs.read(key)
+    except BlobNotFound:
+        return None
+    return await pool.run(offload.measure_bytes, wav)
+
+
 async def _nothing(_: str) -> None:
     return None
 
@@ -83,47 +125,43 @@ async def _nothing(_: str) -> None:
 async def render_take(res: Resources, artifact_id: int, *, stage: Stage = _nothing) -> Outcome:
     """Render and attach both derivatives of `artifact_id`, as the module says.
 
-    `stage(name)` is awaited after the render ("rendered") and after the blobs are written
-    ("stored"), so a test can make a revocation land exactly there. Raises on storage or
+    `stage(name)` is awaited once the renders are done ("rendered") and their blobs written
+    ("stored"; both land together, the worker writes them), so a test can make a revocation
+    land there. Raises on storage or
     render failures (the job runner retries); a retry overwrites, never duplicates."""
-    async with res.sessions() as session:
-        src = await repository.source(session, artifact_id)
+    src = await res.db.read(lambda conn: repository.source(conn, artifact_id))
     if src is None:
         return Outcome.SKIPPED
     if not src.renderable:
         if src.status in ("REVOKED", "EXPIRED"):
             await _discard(res.blobs, artifact_id)  # a crashed earlier try's leftovers
         return Outcome.SKIPPED
-    try:
-        wav = await res.blobs.read(src.raw_uri)
-    except BlobNotFound:
-        return Outcome.SKIPPED  # the raw expired or was revoked since the read
     seed = int.from_bytes(hashlib.sha256(f"{artifact_id}:{src.raw_sha256}".encode())
                           .digest()[:8], "big")
-    renders = await render_pool(res).run(render.render_all, wav, seed)
-    del wav
+    keys = {kind: repository.key(artifact_id, kind) for kind in repository.KINDS}
+    stored = await _render_and_store(res, src.raw_uri, keys, seed)
+    if stored is None:
+        return Outcome.SKIPPED  # the raw expired or was revoked since the read
     await stage("rendered")
-    blobs = {repository.SPECTROGRAM: renders.spectrogram_png,
-             repository.ESSENCE: renders.essence_wav}
-    for kind, data in blobs.items():
-        await _put(res.blobs, repository.key(artifact_id, kind), data)
     await stage("stored")
     now = utcnow()
-    async with unit_of_work(res) as uow:
-        await uow.begin_write()
-        attached = [await repository.attach(uow.session, res.db, artifact_id, kind,
-                                            repository.key(artifact_id, kind), now)
-                    for kind in blobs]
+
+    def attach(conn: Connection) -> list[bool]:
+        attached = [repository.attach(conn, res.db, artifact_id, kind, keys[kind], now)
+                    for kind in keys]
         if all(attached):
-            await repository.store_loudness(uow.session, artifact_id,
-                                            raw=renders.loudness_lufs,
-                                            essence=renders.essence_loudness_lufs)
+            repository.set_loudness(conn, artifact_id, raw=stored.loudness_lufs,
+                                    essence=stored.essence_loudness_lufs)
+        return attached
+
+    attached = await res.db.write(attach)
     if not all(attached):
         await _discard(res.blobs, artifact_id)
         log.info("derivatives.discarded", artifact_id=artifact_id)
         return Outcome.DISCARDED
     log.info("derivatives.rendered", artifact_id=artifact_id,
-             png_bytes=len(renders.spectrogram_png), essence_bytes=len(renders.essence_wav))
+             png_bytes=stored.sizes[repository.SPECTROGRAM],
+             essence_bytes=stored.sizes[repository.ESSENCE])
     return Outcome.RENDERED
 
 
@@ -139,12 +177,10 @@ async def measure_take(res: Resources, artifact_id: int) -> dict[str, float]:
                         ("essence_loudness_lufs", todo.essence_uri)):
         if not uri:
             continue
-        try:
-            wav = await res.blobs.read(uri)
-        except BlobNotFound:
+        value = await _measure(res, uri)
+        if value is None:
             continue  # expired or revoked since the read
-        measured[column] = await render_pool(res).run(loudness.measure_wav, wav)
-        del wav
+        measured[column] = value
     if not measured:
         return {}
     async with unit_of_work(res) as uow:

@@ -24,20 +24,20 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from limits import RateLimitItem, WindowStats
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from rooms.logging import get_logger
+
+if TYPE_CHECKING:  # redis is imported only where a Redis is configured (idle memory)
+    from redis.asyncio import Redis
 
 log = get_logger("rooms.kit.store")
 
 T = TypeVar("T")
-_DOWN = (RedisError, OSError, TimeoutError)  # what "Redis did not answer" looks like
 Clock = Callable[[], float]
 PREFIX = "rooms:"
 
@@ -166,6 +166,13 @@ def _ms(ttl_s: float) -> int:
     return max(1, math.ceil(ttl_s * 1000))
 
 
+def _down_errors() -> tuple[type[BaseException], ...]:
+    """What "Redis did not answer" looks like (redis is imported only where it is used)."""
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError, TimeoutError)
+
+
 class FallbackStore:
     """Redis, answered from this process's memory while Redis is away (module docstring)."""
 
@@ -179,6 +186,7 @@ class FallbackStore:
         self._on_fallback = on_fallback
         self._skip_until = 0.0
         self._down = False
+        self._errors = _down_errors()
         # writes Redis missed: key -> (value or None for a delete, wall expiry, set-if-absent)
         self._pending: dict[str, tuple[str | None, float, bool]] = {}
 
@@ -189,7 +197,7 @@ class FallbackStore:
             raise StoreUnavailable(op)
         try:
             result = await call()
-        except _DOWN as exc:
+        except self._errors as exc:
             if not self._down:
                 log.warning("store.redis_unavailable", op=op, error=type(exc).__name__)
             self._down = True
@@ -221,7 +229,7 @@ class FallbackStore:
                     await self.redis.add(key, expires_at - now)
                 elif expires_at > now:
                     await self.redis.set(key, value, expires_at - now)
-            except _DOWN:
+            except self._errors:
                 return
             del self._pending[key]
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from typing import Any, NoReturn
-
-from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rooms.logging import get_logger
+
+if TYPE_CHECKING:  # redis loads only where a Redis is configured
+    from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
 
 log = get_logger("rooms.live.bus")
 

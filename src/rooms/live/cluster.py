@@ -14,11 +14,12 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rooms.logging import get_logger
+
+if TYPE_CHECKING:  # redis loads only where a Redis is configured
+    from redis.asyncio import Redis
 
 log = get_logger("rooms.live.cluster")
 

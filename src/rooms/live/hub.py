@@ -21,9 +21,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Any
 
 from rooms.config import Settings
 from rooms.kit.store import Store
@@ -33,6 +31,9 @@ from rooms.live.protocol import ALL_TOPICS, CLOSE_GOING_AWAY, event_text
 from rooms.live.subscriber import Event, Subscriber
 from rooms.live.tokens import LiveTokens
 from rooms.logging import get_logger
+
+if TYPE_CHECKING:  # redis loads only where a Redis is configured
+    from redis.asyncio import Redis
 
 log = get_logger("rooms.live.hub")
 

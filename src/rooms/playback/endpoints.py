@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from rooms import hours
-from rooms.deps import ResourcesDep, UowDep
+from rooms.deps import ResourcesDep
 from rooms.effects import catalog
 from rooms.errors import RoomsError
 from rooms.openapi import errors
@@ -75,9 +75,9 @@ async def pool_next(res: ResourcesDep, lane: Annotated[str, LANE] = "any",
 
 @router.post("/pool/heard/{token}", response_model=HeardOut, responses=errors(
     403, 410, 503, e403="`token_invalid`, `token_expired`"))
-async def pool_heard(token: str, uow: UowDep) -> JSONResponse:
+async def pool_heard(token: str, res: ResourcesDep) -> JSONResponse:
     """Count one audible play (play_count, wear, last access); a token counts once."""
-    return JSONResponse(await service.heard(uow, token), headers=NO_STORE)
+    return JSONResponse(await service.heard(res, token), headers=NO_STORE)
 
 
 @router.get("/surface/state", response_model=SurfaceStateOut, responses=errors(503))

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
+    String,
     bindparam,
     case,
     func,
@@ -29,10 +30,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
-from rooms.db import Database
+from rooms.db import Database, dialect_insert
 from rooms.models import AccessEvent, Artifact
 from rooms.models.base import UTCDateTime
 from rooms.playback import classify, deployments
@@ -218,38 +218,58 @@ def _wear_step(epsilon: float) -> ColumnElement[float]:
     return case(whens, value=Artifact.deployment_kind, else_=epsilon)
 
 
-async def record_ack(session: AsyncSession, db: Database, artifact_id: int, ack_key: str,
-                     now: datetime) -> bool:
+@functools.cache
+def _ack_query(dialect: str) -> Executable:
+    """INSERT ... SELECT of the ack's AccessEvent, ON CONFLICT (ack_key) DO NOTHING, built
+    once per dialect with bound `artifact_id`, `now` and `ack_key`."""
+    ins = dialect_insert(dialect, AccessEvent)
+    source = select(Artifact.id, bindparam("now", type_=UTCDateTime()), literal("room"),
+                    literal("heard"), bindparam("ack_key", type_=String())
+                    ).where(Artifact.id == bindparam("artifact_id", type_=Integer()))
+    stmt: Executable = (
+        ins.from_select(["artifact_id", "ts", "context", "action", "ack_key"], source)
+        .on_conflict_do_nothing(index_elements=["ack_key"]).returning(AccessEvent.id))
+    return stmt
+
+
+def record_ack(conn: Connection, db: Database, artifact_id: int, ack_key: str,
+               now: datetime) -> bool:
     """Insert the ack's AccessEvent unless this key was seen before or the take's row is
     gone (INSERT ... SELECT, so a missing take is no foreign-key error). True when a row
     went in; under concurrency the unique index decides, in either database."""
-    ins = db.insert(AccessEvent)
-    source = select(Artifact.id, literal(now, UTCDateTime()), literal("room"),
-                    literal("heard"), literal(ack_key)).where(Artifact.id == artifact_id)
-    stmt = (ins.from_select(["artifact_id", "ts", "context", "action", "ack_key"], source)
-            .on_conflict_do_nothing(index_elements=["ack_key"])
-            .returning(AccessEvent.id))
-    return (await session.execute(stmt)).first() is not None
+    params = {"artifact_id": artifact_id, "now": now, "ack_key": ack_key}
+    return conn.execute(_ack_query(db.dialect), params).first() is not None
 
 
-async def play_state(session: AsyncSession, artifact_id: int,
-                     now: datetime) -> tuple[int, float] | None:
+@functools.cache
+def _play_state_query() -> Executable:
+    now = bindparam("now", type_=UTCDateTime())
+    return select(Artifact.play_count, Artifact.wear).where(
+        Artifact.id == bindparam("artifact_id", type_=Integer()), playable_clause(now))
+
+
+def play_state(conn: Connection, artifact_id: int, now: datetime) -> tuple[int, float] | None:
     """(play_count, wear) of the take, or None unless it is playable now."""
-    row = (await session.execute(select(Artifact.play_count, Artifact.wear).where(
-        Artifact.id == artifact_id, playable_clause(now)))).first()
+    row = conn.execute(_play_state_query(), {"artifact_id": artifact_id, "now": now}).first()
     return None if row is None else (int(row[0]), float(row[1]))
 
 
-async def count_play(session: AsyncSession, artifact_id: int, now: datetime,
-                     epsilon: float) -> tuple[int, float] | None:
+@functools.cache
+def _count_play_query(epsilon: float) -> Executable:
+    now = bindparam("now", type_=UTCDateTime())
+    bumped = Artifact.wear + _wear_step(epsilon)
+    return (update(Artifact)
+            .where(Artifact.id == bindparam("artifact_id", type_=Integer()),
+                   playable_clause(now))
+            .values(play_count=Artifact.play_count + 1,
+                    wear=case((bumped > 1.0, 1.0), else_=bumped), last_access_at=now)
+            .returning(Artifact.play_count, Artifact.wear))
+
+
+def count_play(conn: Connection, artifact_id: int, now: datetime,
+               epsilon: float) -> tuple[int, float] | None:
     """One audible play, as a single UPDATE: play_count + 1, wear + epsilon (capped at 1),
     last_access_at = now. None when the take is not playable now."""
-    bumped = Artifact.wear + _wear_step(epsilon)
-    result = await session.execute(
-        update(Artifact)
-        .where(Artifact.id == artifact_id, playable_clause(now))
-        .values(play_count=Artifact.play_count + 1,
-                wear=case((bumped > 1.0, 1.0), else_=bumped), last_access_at=now)
-        .returning(Artifact.play_count, Artifact.wear))
-    row = result.first()
+    row = conn.execute(_count_play_query(epsilon),
+                       {"artifact_id": artifact_id, "now": now}).first()
     return None if row is None else (int(row[0]), float(row[1]))

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from rooms import hours, steward
 from rooms.access import media_tokens
 from rooms.access.media_tokens import POOL_AUDIO, POOL_HEARD
+from rooms.db import Database
 from rooms.errors import Gone
 from rooms.kit import tokens
 from rooms.kit.bounds import MAX_ROW_ID
@@ -28,7 +29,6 @@ from rooms.playback import pool, repository
 from rooms.playback.classify import Density, Lane, Mood, density
 from rooms.playback.runtime import pool_runtime
 from rooms.resources import Resources
-from rooms.uow import UnitOfWork
 
 log = get_logger("rooms.playback")
 HEARD_PREFIX = "/api/v1/pool/heard/"
@@ -156,25 +156,41 @@ async def next_take(res: Resources, q: NextQuery) -> dict[str, Any]:
             "thread_signal": pool.thread_signal(chosen.candidate), "reason": None}
 
 
-async def heard(uow: UnitOfWork, token: str) -> dict[str, Any]:
-    """Count one audible play for a pool_heard token, once per token."""
-    res = uow.resources
+class _NotPlayable(Exception):
+    """Raised inside the ack's transaction so that it rolls back (the take went)."""
+
+
+def _ack(conn: Connection, db: Database, artifact_id: int, ack_key: str, now: datetime,
+         epsilon: float) -> tuple[bool, int, float]:
+    """The ack's whole transaction: record the event once per key, count the play.
+    Raises _NotPlayable (rolling the event back) when the take is not playable."""
+    if not repository.record_ack(conn, db, artifact_id, ack_key, now):
+        state = repository.play_state(conn, artifact_id, now)
+        if state is None:
+            raise _NotPlayable
+        return False, *state
+    counted = repository.count_play(conn, artifact_id, now, epsilon)
+    if counted is None:  # no longer playable: the event goes with the rollback
+        raise _NotPlayable
+    return True, *counted
+
+
+async def heard(res: Resources, token: str) -> dict[str, Any]:
+    """Count one audible play for a pool_heard token, once per token: one short write
+    transaction (`Database.write`: one thread hop on SQLite), like pool/next's one read.
+    403 for a bad or expired token, 410 `gone` when the take is not playable."""
     _, artifact_id = media_tokens.verify(res.settings, (POOL_HEARD,), token)
     ack_key = tokens.token_id(token)
     now = pool_runtime(res).clock()
-    await uow.begin_write()
-    session = uow.session
-    if not await repository.record_ack(session, res.db, artifact_id, ack_key, now):
-        state = await repository.play_state(session, artifact_id, now)
-        if state is None:
-            raise Gone("this recording is no longer available", code="gone")
-        return {"counted": False, "play_count": state[0], "wear": state[1]}
-    counted = await repository.count_play(session, artifact_id, now,
-                                          res.settings.wear_epsilon_per_play)
-    if counted is None:  # no longer playable: the event goes with the rollback
-        raise Gone("this recording is no longer available", code="gone")
-    log.info("playback.heard", artifact_id=artifact_id, play_count=counted[0])
-    return {"counted": True, "play_count": counted[0], "wear": counted[1]}
+    db, epsilon = res.db, res.settings.wear_epsilon_per_play
+    try:
+        counted, plays, wear = await db.write(
+            lambda conn: _ack(conn, db, artifact_id, ack_key, now, epsilon))
+    except _NotPlayable:
+        raise Gone("this recording is no longer available", code="gone") from None
+    if counted:
+        log.info("playback.heard", artifact_id=artifact_id, play_count=plays)
+    return {"counted": counted, "play_count": plays, "wear": wear}
 
 
 def parse_exclude(raw: str | None, limit: int = 50) -> tuple[int, ...]:

@@ -117,11 +117,16 @@ def _column_values(obj: Artifact | ConsentManifest) -> dict[str, Any]:
             if c.key != "id" and getattr(obj, c.key) is not None}
 
 
+# Built once; the values go in as parameters (SQLAlchemy caches the compiled form per set
+# of columns), so an upload does not build and hash two statements of its own.
+_INSERT_MANIFEST = insert(ConsentManifest).returning(ConsentManifest.id)
+_INSERT_ARTIFACT = insert(Artifact).returning(Artifact.id)
+
+
 def insert_take_sync(conn: Connection, manifest: ConsentManifest, artifact: Artifact) -> None:
     """Insert a take's manifest and artifact on `conn` (for `Database.write`, which commits
     them together); sets the ids on the (transient) objects."""
-    manifest_id = conn.execute(insert(ConsentManifest).values(
-        **_column_values(manifest)).returning(ConsentManifest.id)).scalar_one()
-    artifact_id = conn.execute(insert(Artifact).values(
-        **_column_values(artifact), consent_id=manifest_id).returning(Artifact.id)).scalar_one()
+    manifest_id = conn.execute(_INSERT_MANIFEST, _column_values(manifest)).scalar_one()
+    artifact_id = conn.execute(_INSERT_ARTIFACT, {**_column_values(artifact),
+                                                  "consent_id": manifest_id}).scalar_one()
     manifest.id, artifact.id, artifact.consent_id = manifest_id, artifact_id, manifest_id

@@ -3,6 +3,12 @@
 Starlette's `request.form()` reads the whole body before the handler sees it; here the body is
 parsed as it arrives, hashed on the way, and refused the moment it passes the ceiling.
 
+Nothing blocks the event loop: the file part's bytes are gathered in memory up to
+`FLUSH_BYTES` and handed to a worker thread, which creates the spool file on its first
+flush (right after the part's first bytes arrive), writes them and feeds the SHA-256
+(hashlib releases the GIL for large buffers). A 10 s take (~1 MiB) costs three such thread
+hops; memory per upload stays under `FLUSH_BYTES` plus one network chunk.
+
 The spool lives exactly as long as the `async with receive_upload(...)` block: every way out
 (a 201, a refused WAV, a database error, a client that vanished, a body cut short, a
 cancelled task) closes its descriptor and deletes the file. Whatever a killed process leaves
@@ -11,11 +17,12 @@ behind is removed by the staging sweep (`BlobStore.sweep_staging`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +35,7 @@ MAX_FIELDS = 16
 MAX_FIELD_BYTES = 4096
 MAX_BOUNDARY = 256  # python-multipart's own ceiling; RFC 2046 allows 70, browsers send ~40
 MULTIPART_OVERHEAD = 64 * 1024  # headers and small fields on top of the file itself
+FLUSH_BYTES = 512 * 1024  # file bytes gathered before a worker thread writes and hashes them
 
 
 @dataclass(slots=True)
@@ -66,8 +74,14 @@ class _Collector:
         self._hvalue = b""
         self._name = ""
         self._value = bytearray()
-        self._fd: int | None = None  # open while the file part is being written
+        self._fd: int | None = None  # the spool, made by the first flush
         self._spool: Path | None = None
+        self._in_file = False  # inside the file part
+        self._file_seen = False
+        self._file_done = False
+        self._pending: list[bytes] = []  # file bytes not yet written
+        self.pending_bytes = 0
+        self.inflight: asyncio.Future[None] | None = None  # a flush running in a thread
         self._hash = hashlib.sha256()
         self._size = 0
         self._filename = ""
@@ -93,12 +107,11 @@ class _Collector:
         filename = opts.get(b"filename")
         self._value = bytearray()
         if self._name == self.file_field:
-            if self._spool is not None:
+            if self._file_seen:
                 raise RoomsError("send exactly one `file` part", code="invalid_request")
             self._filename = (filename or b"").decode("utf-8", "replace")[:200]
             self._ctype = self._headers.get(b"content-type", b"").decode("latin-1")[:100]
-            self._fd, name = tempfile.mkstemp(dir=self.staging, prefix="upload-", suffix=".wav")
-            self._spool = Path(name)
+            self._file_seen = self._in_file = True  # the spool is made by the first flush
         elif filename is not None:
             self._name = ""  # a stray file under another name: ignored, never stored
         elif len(self.result.fields) >= MAX_FIELDS:
@@ -107,13 +120,13 @@ class _Collector:
     # body callbacks ----------------------------------------------------------------
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
-        if self._fd is not None:
+        if self._in_file:
             self._size += len(chunk)
             if self._size > self.max_bytes:
                 raise TooLarge(f"the recording is larger than {self.max_bytes} bytes",
                                code="too_large")
-            self._hash.update(chunk)
-            os.write(self._fd, chunk)
+            self._pending.append(chunk)
+            self.pending_bytes += len(chunk)
         elif self._name:
             self._value += chunk
             if len(self._value) > MAX_FIELD_BYTES:
@@ -121,16 +134,43 @@ class _Collector:
                                  f"{MAX_FIELD_BYTES} bytes", code="invalid_request")
 
     def on_part_end(self) -> None:
-        if self._fd is not None:
-            assert self._spool is not None
-            self._close_fd()
-            self.result.file = UploadedFile(self._spool, self._size, self._hash.hexdigest(),
-                                            self._filename, self._ctype)
+        if self._in_file:
+            self._in_file, self._file_done = False, True  # completed by `finish` (a thread)
         elif self._name:
             self.result.fields.setdefault(self._name, self._value.decode("utf-8", "replace"))
 
     def on_end(self) -> None:
         self.complete = True
+
+    # in a worker thread -------------------------------------------------------------
+    def flush(self) -> None:
+        """Write and hash the gathered file bytes (blocking: run it in a thread, one at a
+        time). The first call creates the spool file."""
+        chunks, self._pending, self.pending_bytes = self._pending, [], 0
+        if self._fd is None:
+            self._fd, name = tempfile.mkstemp(dir=self.staging, prefix="upload-", suffix=".wav")
+            self._spool = Path(name)
+        for chunk in chunks:
+            self._hash.update(chunk)
+        _write_all(self._fd, chunks)
+
+    def finish(self) -> None:
+        """The last flush once the file part has ended: close the spool and describe it."""
+        self.flush()
+        assert self._spool is not None
+        self._close_fd()
+        self.result.file = UploadedFile(self._spool, self._size, self._hash.hexdigest(),
+                                        self._filename, self._ctype)
+
+    @property
+    def file_done(self) -> bool:
+        return self._file_done
+
+    @property
+    def needs_spool(self) -> bool:
+        """The file part has begun and its spool is not made yet (the first flush makes it,
+        so a take on its way in is on disk from its first bytes)."""
+        return self._in_file and self._fd is None
 
     # cleanup -----------------------------------------------------------------------
     def _close_fd(self) -> None:
@@ -171,7 +211,28 @@ async def receive_upload(request: Request, *, max_bytes: int, staging: Path,
         await _read(request, collector, boundary, max_bytes)
         yield collector.result
     finally:
+        if collector.inflight is not None and not collector.inflight.done():
+            # a cancelled request: let its thread finish with the descriptor first
+            await asyncio.wait([collector.inflight])
         collector.discard()
+
+
+def _write_all(fd: int, chunks: list[bytes]) -> None:
+    """os.writev until every byte is written (a regular file rarely writes short)."""
+    data: list[bytes | memoryview] = list(chunks)
+    while data:
+        written = os.writev(fd, data)
+        while data and written >= len(data[0]):
+            written -= len(data.pop(0))
+        if data and written:
+            data[0] = memoryview(data[0])[written:]
+
+
+async def _in_thread(collector: _Collector, fn: Callable[[], None]) -> None:
+    """Run a collector's blocking step in the default executor; `inflight` lets the
+    cleanup wait for it if the request is cancelled meanwhile."""
+    collector.inflight = asyncio.get_running_loop().run_in_executor(None, fn)
+    await asyncio.shield(collector.inflight)
 
 
 CALLBACKS = ("on_part_begin", "on_header_field", "on_header_value", "on_header_end",
@@ -192,7 +253,11 @@ async def _read(request: Request, collector: _Collector, boundary: bytes,
                 raise TooLarge(f"the recording is larger than {max_bytes} bytes",
                                code="too_large")
             parser.write(chunk)
+            if collector.pending_bytes >= FLUSH_BYTES or collector.needs_spool:
+                await _in_thread(collector, collector.flush)
         parser.finalize()
+        if collector.complete and collector.file_done:
+            await _in_thread(collector, collector.finish)
     except ClientDisconnect:
         raise RoomsError("the upload was interrupted", code="upload_interrupted") from None
     except RoomsError:
