@@ -38,6 +38,15 @@ from rooms.logging import get_logger
 from rooms.supervisor.core import Supervisor
 
 log = get_logger("rooms.supervisor.leader")
+STOP_TRIES = 20  # x STOP_WAIT_S: how long a shutdown waits for the lock and state tasks
+STOP_WAIT_S = 0.25
+
+
+def _raise_if_cancelling() -> None:
+    """Re-raise a cancellation that a Redis call or a timeout swallowed (Python 3.11)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 LOCK_KEY = "rooms:streams:leader"
 STATE_KEY = "rooms:streams:state"
@@ -209,11 +218,19 @@ class Leadership:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in [*self._tasks, *self._pending]:
-            task.cancel()
-        for task in [*self._tasks, *self._pending]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Cancelled until done: a cancel that lands inside a Redis call or on the same tick as
+        # a timeout can be swallowed on Python 3.11 (the loop then waits on), so it is repeated.
+        tasks = [*self._tasks, *self._pending]
+        for _ in range(STOP_TRIES):
+            running = [task for task in tasks if not task.done()]
+            if not running:
+                break
+            for task in running:
+                task.cancel()
+            await asyncio.wait(running, timeout=STOP_WAIT_S)
+        for task in tasks:
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved, so asyncio does not log it as never retrieved
         self.supervisor.set_leader(False)
         await self.lock.release()
 
@@ -221,6 +238,7 @@ class Leadership:
     async def _run_lock(self) -> None:
         while True:
             leading = await self.lock.step()
+            _raise_if_cancelling()
             if leading != self.supervisor.leader:
                 self.supervisor.set_leader(leading)
                 self._wake.set()  # publish the new state at once
@@ -246,6 +264,7 @@ class Leadership:
             except (RedisError, OSError, TimeoutError) as exc:
                 log.warning("streams.state.redis_failed", error=type(exc).__name__)
                 self.snapshot = None
+            _raise_if_cancelling()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(STATE_INTERVAL_S):
