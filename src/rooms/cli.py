@@ -96,9 +96,10 @@ def main(argv: list[str] | None = None) -> None:
                      help="listen over the live websocket of the server at URL")
     sim.add_argument("--prefer", choices=("high", "low"), default=None,
                      help="prefer beacons of this entropy profile")
-    from rooms.archive import commands as archive_commands  # import, backup, restore, day
+    from rooms.archive.parsers import COMMANDS as ARCHIVE_COMMANDS
+    from rooms.archive.parsers import add_parsers  # the commands load only when run
 
-    archive_commands.add_parsers(sub)
+    add_parsers(sub)
     args = parser.parse_args(argv)
     settings = _settings()
     configure_logging(settings.log_level)
@@ -110,7 +111,9 @@ def main(argv: list[str] | None = None) -> None:
         cmd_worker(settings)
     elif args.command == "listener-sim":
         cmd_listener_sim(settings, args.rounds, args.ws, args.prefer)
-    elif args.command in ("import", "backup", "restore", "archive-day"):
+    elif args.command in ARCHIVE_COMMANDS:
+        from rooms.archive import commands as archive_commands
+
         raise SystemExit(archive_commands.run(args, settings))
 
 

@@ -22,9 +22,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from sqlalchemy import func, select
 
 from rooms import hours, steward
@@ -34,6 +33,9 @@ from rooms.models import Artifact, ArtifactStatus
 from rooms.ops import devices
 from rooms.ops.status import node_status
 from rooms.resources import Resources
+
+if TYPE_CHECKING:  # httpx (and the rich it pulls in) loads only when a webhook is set
+    import httpx
 
 log = get_logger("rooms.ops.alerts")
 
@@ -85,6 +87,8 @@ class Alerter:
 
     async def send(self, client: httpx.AsyncClient, body: dict[str, Any]) -> bool:
         """POST one alert, retrying with backoff; True when the receiver took it."""
+        import httpx
+
         delay = self.backoff_s
         for attempt in range(1, self.retries + 1):
             try:
@@ -104,6 +108,8 @@ class Alerter:
         return False
 
     async def run(self) -> None:
+        import httpx
+
         async with httpx.AsyncClient(follow_redirects=False) as client:
             while True:
                 body = await self.queue.get()

@@ -38,9 +38,10 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from redis.asyncio import Redis
+if TYPE_CHECKING:  # redis loads only where REDIS_URL is set (idle memory)
+    from redis.asyncio import Redis
 
 from rooms.config import Settings
 from rooms.streams.files import _replace, append_beacon, read_recent

@@ -28,10 +28,10 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+if TYPE_CHECKING:  # redis loads only where REDIS_URL is set (idle memory of the appliance)
+    from redis.asyncio import Redis
 
 from rooms.live.hub import Hub
 from rooms.logging import get_logger
@@ -110,6 +110,8 @@ class LeaderLock:
 
         A Redis error or a call slower than the time left before fencing counts as "not
         renewed"; the lease then runs out at `fence_at`."""
+        from redis.exceptions import RedisError
+
         sent = self._clock()
         try:
             async with asyncio.timeout(self._call_budget(sent)):
@@ -153,6 +155,8 @@ class LeaderLock:
 
     async def release(self) -> None:
         """On a clean shutdown: drop the lock if it is still ours (best effort, 1 s)."""
+        from redis.exceptions import RedisError
+
         was = self.leader
         self.leader, self.renewed_at = False, None
         if not was:
@@ -252,6 +256,8 @@ class Leadership:
                 "crashes": [crash.as_dict() for crash in sup.crashes]}
 
     async def _run_state(self) -> None:
+        from redis.exceptions import RedisError
+
         while True:
             try:
                 if self.leading:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import segno
-
 from rooms.config import Settings
 from rooms.steward import Posture
 
@@ -47,5 +45,7 @@ def page_config(posture: Posture, settings: Settings, revoke_url: str) -> str:
 
 def qr_svg(url: str) -> str:
     """An inline SVG QR code of `url` (segno; error correction M, no XML declaration)."""
+    import segno  # loaded with the first kiosk page, not at start (idle memory)
+
     return segno.make(url, error="m").svg_inline(scale=4, dark="#000", light="#fff",
                                                  border=2)
