@@ -48,6 +48,18 @@ async def test_pool_indexes_exist(settings: Settings) -> None:
     assert {"artifact_pool_rank_idx", "artifact_pool_cool_idx", "artifact_active_idx"} <= names
 
 
+async def test_the_pool_index_keeps_its_order_after_every_migration(settings: Settings) -> None:
+    """pool/next reads the freshest of its least-played takes straight off this index; when a
+    migration rebuilt the table (SQLite batch mode) the rebuilt index lost `created_at DESC`
+    and every pool/next sorted a third of a 100,000-take archive (60 ms instead of 2)."""
+    url = settings.resolved_database_url
+    sql = ("SELECT sql FROM sqlite_master WHERE name = 'artifact_pool_rank_idx'"
+           if url.startswith("sqlite") else
+           "SELECT indexdef FROM pg_indexes WHERE indexname = 'artifact_pool_rank_idx'")
+    (definition,), = await _execute(url, sql)
+    assert "created_at DESC" in definition, definition
+
+
 ARTIFACT_ROW = {"id": 1, "kind": "audio_snippet", "consent_id": 1, "created_at": NOW,
                 "status": "ACTIVE", "consent_mode": "FOSSIL", "raw_uri": "raw/1/audio.wav",
                 "raw_sha256": "", "duration_ms": 1000, "sample_rate": 16000,

@@ -31,12 +31,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_opening_hours")),
         sa.UniqueConstraint("singleton_key", name=op.f("uq_opening_hours_singleton_key")),
     )
-    with op.batch_alter_table("artifact", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("held", sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
+    # a plain ADD COLUMN: SQLite's batch mode would copy the table and rebuild its indexes,
+    # and the rebuilt pool index lost its `created_at DESC` (pool/next then sorted 1/3 of a
+    # 100,000-take archive per request)
+    op.add_column("artifact", sa.Column("held", sa.Boolean(), nullable=False,
+                                        server_default=sa.false()))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("artifact", schema=None) as batch_op:
-        batch_op.drop_column("held")
+    op.execute(sa.text("ALTER TABLE artifact DROP COLUMN held"))
     op.drop_table("opening_hours")
