@@ -16,6 +16,7 @@ import contextlib
 import functools
 import importlib.util
 import os
+import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -121,3 +122,25 @@ async def serve_app(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
             await task
         elif not task.cancelled():
             task.exception()  # retrieved, so asyncio does not log it as never retrieved
+
+
+class Server:
+    """`app` on one fixed loopback port, stoppable and startable again: the page's origin (and
+    with it its cookies, localStorage and IndexedDB) stays the same across a restart."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._stack: contextlib.AsyncExitStack | None = None
+
+    async def start(self) -> None:
+        self._stack = contextlib.AsyncExitStack()
+        await self._stack.enter_async_context(serve_app(self.app, self.port))
+
+    async def stop(self) -> None:
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            await stack.aclose()

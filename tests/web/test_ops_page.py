@@ -9,11 +9,9 @@ worker, tend the archive. Screenshots go to /tmp/ops-*.png for a person to look 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import shutil
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from websockets.asyncio.client import connect
 
 from tests.audio import wav16
-from tests.browser import PAGE_TIMEOUT_MS, chromium_available, launch_chromium, serve_app
+from tests.browser import PAGE_TIMEOUT_MS, Server, chromium_available, launch_chromium, serve_app
 from tests.conftest import make_settings, unavailable
 
 if TYPE_CHECKING:
@@ -85,28 +83,6 @@ async def ops_app(tmp_path_factory: pytest.TempPathFactory,
     app.add_middleware(StrictCsp)
     async with app.router.lifespan_context(app):
         yield app
-
-
-class Server:
-    """The app on one fixed loopback port, stoppable and startable: the page's origin, and
-    so its session cookie, stay the same across a restart."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._stack: contextlib.AsyncExitStack | None = None
-
-    async def start(self) -> None:
-        self._stack = contextlib.AsyncExitStack()
-        await self._stack.enter_async_context(serve_app(self.app, self.port))
-
-    async def stop(self) -> None:
-        if self._stack is not None:
-            stack, self._stack = self._stack, None
-            await stack.aclose()
 
 
 @pytest.fixture(scope="module")

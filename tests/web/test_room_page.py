@@ -9,11 +9,9 @@ takes seconds. A screenshot goes to /tmp/room.png.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -30,7 +28,7 @@ from rooms.app import create_app
 from rooms.models import Artifact
 from rooms.playback import composition
 from tests.audio import wav16
-from tests.browser import chromium_available, launch_chromium, serve_app
+from tests.browser import Server, chromium_available, launch_chromium
 from tests.conftest import make_settings, unavailable
 from tests.helpers import resources, run_jobs
 from tests.ops.conftest import SECRET
@@ -67,27 +65,6 @@ async def room_app(tmp_path_factory: pytest.TempPathFactory,
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
-
-
-class Server:
-    """The app on one fixed loopback port, stoppable and startable (the page's origin stays)."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._stack: contextlib.AsyncExitStack | None = None
-
-    async def start(self) -> None:
-        self._stack = contextlib.AsyncExitStack()
-        await self._stack.enter_async_context(serve_app(self.app, self.port))
-
-    async def stop(self) -> None:
-        if self._stack is not None:
-            stack, self._stack = self._stack, None
-            await stack.aclose()
 
 
 @pytest.fixture(scope="module")
