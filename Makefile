@@ -49,9 +49,11 @@ test: $(VENV)/.dev-installed services lint js-test
 	$(BIN)/pytest
 
 ## soak: one `rooms serve` under 1,000 websockets, 20 uploads/s, 50 pool/next/s (not in CI)
+## (SOAK_ARGS="--kiosks 50 --trace 6 --malloc-trim": see benchmarks/soak.py)
 SOAK_MINUTES ?= 10
+SOAK_ARGS ?=
 soak: $(VENV)/.dev-installed
-	$(BIN)/python benchmarks/soak.py --minutes $(SOAK_MINUTES) --json soak-report.json
+	$(BIN)/python benchmarks/soak.py --minutes $(SOAK_MINUTES) --json soak-report.json $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

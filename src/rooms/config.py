@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr = SecretStr("")
     s3_region: str = "us-east-1"
     redis_url: str = ""
+    # keys per map of the process-local store (budgets, lockout counters, used tokens):
+    # full -> least recently used window/counter forgotten, new used-token mark refused
+    store_memory_max_keys: int = Field(50_000, ge=1_000)
     # PostgreSQL connections per process: pool_size kept open, max_overflow more under load.
     # (N api + M workers) x (both) + reserve must fit the server's max_connections
     # (README "Connection budget"); SQLite ignores both.

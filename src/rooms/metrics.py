@@ -31,6 +31,10 @@ class Metrics:
             "rooms_store_local_fallbacks", "Store calls answered by this process while Redis "
             "did not answer (rate limits, lockout, live tokens, sign-outs)", ["op"],
             registry=self.registry)
+        self.store_memory_full = Counter(
+            "rooms_store_memory_full", "Keys the process-local store forgot (windows, "
+            "counters) or refused (marks) because its map held STORE_MEMORY_MAX_KEYS", ["map"],
+            registry=self.registry)
         self.after_commit_failures = Counter(
             "rooms_after_commit_failures", "After-commit hooks that raised (the change itself "
             "was committed)", registry=self.registry)

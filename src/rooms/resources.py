@@ -151,7 +151,9 @@ async def open_resources(settings: Settings, *, role: Role = "api") -> AsyncIter
                                   default_timeout_s=settings.job_timeout_s,
                                   default_max_tries=settings.job_max_tries)
         store = make_store(redis, settings.redis_url,
-                           on_fallback=lambda op: metrics.store_fallbacks.labels(op).inc())
+                           on_fallback=lambda op: metrics.store_fallbacks.labels(op).inc(),
+                           max_keys=settings.store_memory_max_keys,
+                           on_full=lambda m: metrics.store_memory_full.labels(m).inc())
         hub: Hub | None = None
         supervisor: Supervisor | None = None
         events: Events

@@ -1,8 +1,10 @@
-"""Moving-window rate limits (the `limits` library) on the shared store.
+"""Moving-window rate limits on the shared store.
 
 A budget of N per W seconds allows a hit when fewer than N hits fall in the last W seconds,
 so there is no window edge where 2N can pass. A refused hit is not counted. The state lives
-in `rooms.kit.store` (Redis with its process-local fallback, or memory).
+in `rooms.kit.store`: in Redis through the `limits` library's moving window, in this
+process's memory through the store's own bounded copy of that rule (its clock injectable,
+its keys capped: issue 19).
 """
 
 from __future__ import annotations

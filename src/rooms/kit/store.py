@@ -17,17 +17,37 @@ Redis when it answers again, and Redis is not asked again for `retry_s` (so an u
 host costs one timeout, not one per request). A caller that must not act on a
 process-local answer asks with `strict=True` and gets `StoreUnavailable`. The README's
 "When Redis is away" table says which use does which.
+
+Bounds. Every key expires (a window when its last hit has left it), and a `MemoryStore`
+also holds at most `max_keys` (STORE_MEMORY_MAX_KEYS) keys in each of its three maps, so
+clients choosing new keys (a fresh X-Rooms-Client-Id per request) cannot grow it without
+end. When a map is full (logged `store.memory_full` at most once a minute, counted in
+`rooms_store_memory_full_total{map}`):
+- windows and counters forget the key used least recently. That gives a budget or a
+  failure count back to the client or IP that has gone unseen the longest, never to the
+  one asking: an IP is touched (`window`) before any key of its clients is made
+  (`recordings.throttle.charge`), and a spent or locked IP makes none, so pushing an IP's
+  own entry out takes `max_keys` new keys from other IPs, each within its own budget
+  (with the defaults, 50,000 / 601 = 84 IPs each spending its 600 uploads an hour), whose
+  budgets that attacker holds anyway. A window costs ~330 bytes, so a full map ~16 MB;
+- marks (used live tokens, signed-out sessions, lock end times) are never forgotten before
+  they expire: a full map refuses a new `add` (`StoreFull`, a `StoreUnavailable`: a
+  live token is then refused "try again") and still stores a `set`, whose writers are
+  bounded (a sign-out by a signed-in operator; a lock after 6 or 30 failed sign-ins).
 """
 
 from __future__ import annotations
 
+import bisect
+import contextlib
+import heapq
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from limits import RateLimitItem, WindowStats
-from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from rooms.logging import get_logger
@@ -40,6 +60,7 @@ log = get_logger("rooms.kit.store")
 T = TypeVar("T")
 Clock = Callable[[], float]
 PREFIX = "rooms:"
+MAX_KEYS = 50_000  # per map of a MemoryStore (STORE_MEMORY_MAX_KEYS)
 
 
 class StoreUnavailable(Exception):
@@ -62,60 +83,180 @@ class Store(Protocol):
     async def window(self, item: RateLimitItem, *ids: str) -> WindowStats: ...
 
 
-class MemoryStore:
-    """This process's memory; expired keys are forgotten as the map grows."""
+class StoreFull(StoreUnavailable):
+    """This process's memory already holds `max_keys` unexpired marks: a new one is refused
+    (an old one is never forgotten early). Callers treat it as the store not answering."""
 
-    def __init__(self, *, clock: Clock = time.time) -> None:
+
+class _Window:
+    """One moving-window budget: the times of the hits still inside it, oldest first."""
+
+    __slots__ = ("span", "stamps")
+
+    def __init__(self, span: float) -> None:
+        self.span = span
+        self.stamps: list[float] = []
+
+    def trim(self, now: float) -> None:
+        """Forget the hits that have left the window (a hit at now - span still counts)."""
+        if self.stamps and self.stamps[0] < now - self.span:
+            del self.stamps[:bisect.bisect_left(self.stamps, now - self.span)]
+
+    def expired(self, now: float) -> bool:
+        return not self.stamps or self.stamps[-1] < now - self.span
+
+
+class MemoryStore:
+    """This process's memory, bounded in time and in keys (module docstring, "Bounds").
+
+    Three maps, each holding at most `max_keys` keys: moving windows (`hit`, `window`) and
+    counters (`incr`) forget their least recently used key to make room for a new one;
+    marks (`add`, `set`) are never forgotten before they expire (a heap of expiries drops
+    them on time), so a full map refuses a new `add` with `StoreFull` (`set` is always
+    stored: its writers are bounded, see "Bounds"). `on_full(map)` is called for each
+    unexpired key forgotten or refused that way.
+    """
+
+    def __init__(self, *, clock: Clock = time.time, max_keys: int = MAX_KEYS,
+                 on_full: Callable[[str], None] | None = None) -> None:
         self.clock = clock  # public so tests can move time instead of sleeping
-        self._data: dict[str, tuple[str | int, float]] = {}  # key -> (value, expires at)
-        self._prune_at = 1024
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.max_keys = max_keys
+        self._on_full = on_full
+        # Insertion order is use order (a used key is popped and put back at the end).
+        self._windows: dict[str, _Window] = {}
+        self._counters: dict[str, tuple[int, float]] = {}  # key -> (count, expires at)
+        self._marks: dict[str, tuple[str, float]] = {}  # key -> (value, expires at)
+        self._mark_expiries: list[tuple[float, str]] = []  # heap: (expires at, key)
+        self._prune_at = {"windows": 1024, "counters": 1024}  # prune expired keys at this size
+        self._since_prune = {"windows": 0, "counters": 0}  # new keys since the last prune
+        self._warned_at = -math.inf
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._windows) + len(self._counters) + len(self._marks)
 
-    def _live(self, key: str) -> str | int | None:
-        entry = self._data.get(key)
+    def sizes(self) -> dict[str, int]:
+        """Keys held per map (`windows`, `counters`, `marks`), expired ones included."""
+        return {"windows": len(self._windows), "counters": len(self._counters),
+                "marks": len(self._marks)}
+
+    def _room(self, name: str, table: dict[str, Any], expired: Callable[[Any], bool]) -> None:
+        """Make room in a use-ordered map for one new key: expired keys go first (the least
+        recently used one, at once; all of them in a pass when the map has doubled, or
+        when it is full and half of `max_keys` new keys came since the last pass:
+        amortised O(1) a key); when it is still full, the least recently used key goes."""
+        self._since_prune[name] += 1
+        size = len(table)
+        if size >= self._prune_at[name] or (
+                size >= self.max_keys and self._since_prune[name] >= self.max_keys // 2):
+            for key in [k for k, v in table.items() if expired(v)]:
+                del table[key]
+            self._prune_at[name] = max(1024, 2 * len(table))
+            self._since_prune[name] = 0
+        if len(table) < self.max_keys:
+            return
+        oldest = next(iter(table))
+        if not expired(table[oldest]):
+            self._full(name, len(table))
+        del table[oldest]
+
+    def _expire_marks(self, now: float) -> None:
+        """Forget the marks whose time is up, soonest first (a heap of (expiry, key); an
+        entry whose mark was since deleted or written again is skipped)."""
+        heap, marks = self._mark_expiries, self._marks
+        while heap and heap[0][0] <= now:
+            expires_at, key = heapq.heappop(heap)
+            entry = marks.get(key)
+            if entry is not None and entry[1] == expires_at:
+                del marks[key]
+        if len(heap) > 2 * len(marks) + 1024:  # too many skipped entries: rebuild
+            self._mark_expiries = [(v[1], k) for k, v in marks.items()]
+            heapq.heapify(self._mark_expiries)
+
+    def _put_mark(self, key: str, value: str, expires_at: float) -> None:
+        self._marks[key] = (value, expires_at)
+        heapq.heappush(self._mark_expiries, (expires_at, key))
+
+    def _full(self, name: str, size: int) -> None:
+        if self._on_full is not None:
+            self._on_full(name)
+        now = time.monotonic()
+        if now - self._warned_at >= 60:  # at most once a minute
+            self._warned_at = now
+            log.warning("store.memory_full", map=name, keys=size, max_keys=self.max_keys,
+                        action="refuse" if name == "marks" else "forget_least_recent")
+
+    def _mark(self, key: str) -> str | None:
+        entry = self._marks.get(key)
         if entry is None:
             return None
         if entry[1] <= self.clock():
-            del self._data[key]
+            del self._marks[key]
             return None
         return entry[0]
 
-    def _put(self, key: str, value: str | int, ttl_s: float) -> None:
-        now = self.clock()
-        if len(self._data) >= self._prune_at:
-            self._data = {k: v for k, v in self._data.items() if v[1] > now}
-            self._prune_at = max(1024, 2 * len(self._data))
-        self._data[key] = (value, now + ttl_s)
-
     async def incr(self, key: str, ttl_s: float) -> int:
-        count = int(self._live(key) or 0) + 1
-        self._put(key, count, ttl_s)
+        now = self.clock()
+        entry = self._counters.pop(key, None)
+        if entry is None:
+            self._room("counters", self._counters, lambda v: v[1] <= now)
+        count = entry[0] + 1 if entry is not None and entry[1] > now else 1
+        self._counters[key] = (count, now + ttl_s)
         return count
 
     async def add(self, key: str, ttl_s: float, *, strict: bool = False) -> bool:
-        if self._live(key) is not None:
+        now = self.clock()
+        self._expire_marks(now)
+        if self._mark(key) is not None:
             return False
-        self._put(key, "1", ttl_s)
+        if len(self._marks) >= self.max_keys:
+            self._full("marks", len(self._marks))
+            raise StoreFull("add")
+        self._put_mark(key, "1", now + ttl_s)
         return True
 
     async def get(self, key: str) -> str | None:
-        value = self._live(key)
-        return None if value is None else str(value)
+        value = self._mark(key)
+        if value is not None:
+            return value
+        entry = self._counters.get(key)
+        return str(entry[0]) if entry is not None and entry[1] > self.clock() else None
 
     async def set(self, key: str, value: str, ttl_s: float) -> None:
-        self._put(key, value, ttl_s)
+        now = self.clock()
+        self._expire_marks(now)
+        self._put_mark(key, value, now + ttl_s)  # stored even when full (bounded writers)
 
     async def delete(self, key: str) -> None:
-        self._data.pop(key, None)
+        self._marks.pop(key, None)
+        self._counters.pop(key, None)
 
     async def hit(self, item: RateLimitItem, *ids: str) -> bool:
-        return await self._limiter.hit(item, *ids)
+        """A moving-window hit, as `limits`' MovingWindowRateLimiter counts it (a refused
+        hit is not counted), on this store's clock."""
+        key, now = item.key_for(*ids), self.clock()
+        window = self._windows.pop(key, None)
+        if window is None:
+            self._room("windows", self._windows, lambda w: w.expired(now))
+            window = _Window(float(item.get_expiry()))
+        window.trim(now)
+        self._windows[key] = window
+        if len(window.stamps) >= item.amount:
+            return False
+        window.stamps.append(now)
+        return True
 
     async def window(self, item: RateLimitItem, *ids: str) -> WindowStats:
-        return await self._limiter.get_window_stats(item, *ids)
+        """The window's stats (`reset_time` in wall-clock seconds, as `limits` gives it);
+        counts nothing and adds no key, but counts as a use of a key it finds."""
+        key, now, span = item.key_for(*ids), self.clock(), float(item.get_expiry())
+        window = self._windows.pop(key, None)
+        if window is not None:
+            window.trim(now)
+            self._windows[key] = window
+        if window is None or not window.stamps:
+            return WindowStats(time.time() + span, item.amount)
+        return WindowStats(time.time() + window.stamps[0] + span - now,
+                           max(0, item.amount - len(window.stamps)))
 
 
 def _limits_uri(redis_url: str) -> str:
@@ -250,7 +391,8 @@ class FallbackStore:
             self._remember(key, "1", ttl_s, nx=True)
             return await self.local.add(key, ttl_s)
         if added:  # also here, so this process still knows it if Redis goes away
-            await self.local.set(key, "1", ttl_s)
+            with contextlib.suppress(StoreFull):  # Redis has it; only an outage would miss it
+                await self.local.add(key, ttl_s)
             return True
         return False
 
@@ -289,8 +431,11 @@ class FallbackStore:
 
 
 def make_store(redis: Redis | None, redis_url: str, *,
-               on_fallback: Callable[[str], None] | None = None) -> Store:
-    """The store for this deployment: memory when embedded, Redis with its fallback else."""
+               on_fallback: Callable[[str], None] | None = None, max_keys: int = MAX_KEYS,
+               on_full: Callable[[str], None] | None = None) -> Store:
+    """The store for this deployment: memory when embedded, Redis with its fallback else
+    (its process-local memory bounded the same way)."""
+    local = MemoryStore(max_keys=max_keys, on_full=on_full)
     if redis is None:
-        return MemoryStore()
-    return FallbackStore(RedisStore(redis, redis_url), on_fallback=on_fallback)
+        return local
+    return FallbackStore(RedisStore(redis, redis_url), local, on_fallback=on_fallback)
