@@ -46,6 +46,7 @@ from redis.asyncio import Redis
 
 from tests.conftest import unavailable
 from tests.process import Proc, free_port, spawn
+from tests.production import docker_shim
 from tests.production.test_deploy_files import FAKE, interpolate
 
 pytestmark = [pytest.mark.timeout(120)]
@@ -225,6 +226,46 @@ async def _flush(url: str) -> None:
         await redis.aclose()
 
 
+GIT = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+       "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+
+
+def update(root: Path, services: dict[str, Any], base: str, var_dir: Path) -> None:
+    """update.sh in a clone of a repository holding the deploy files, one commit behind: it
+    backs up through the running api's image (a real `rooms backup`), pulls, builds,
+    migrates (a real `rooms migrate`), restarts, and finds /readyz at `base`."""
+    upstream, node = root / "upstream", root / "node"
+    (upstream / "scripts").mkdir(parents=True)
+    for name in ("compose.yaml", "Caddyfile", "Dockerfile", "scripts/update.sh"):
+        shutil.copy2(ROOT / name, upstream / name)
+    env = {"PATH": f"{root / 'bin'}{os.pathsep}/usr/bin:/bin", "HOME": str(root), **GIT,
+           "DOCKER_SHIM_LOG": str(root / "docker.log"),
+           "DOCKER_SHIM_SERVICES": str(root / "services.json")}
+    git = ["git", "-c", "init.defaultBranch=main"]
+    for argv in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "one"]):
+        subprocess.run([*git, *argv], cwd=upstream, env=env, check=True, timeout=30)
+    subprocess.run([*git, "clone", "-q", str(upstream), str(node)], env=env, check=True,
+                   timeout=30)
+    (upstream / "NEWS").write_text("two\n")
+    for argv in (["add", "-A"], ["commit", "-qm", "two"]):
+        subprocess.run([*git, *argv], cwd=upstream, env=env, check=True, timeout=30)
+    docker_shim.install(root / "bin")
+    (root / "services.json").write_text(json.dumps(services))
+
+    done = subprocess.run([str(node / "scripts" / "update.sh"), "--compose", "--skip-tests",
+                           "--url", base], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "update: ready" in done.stdout
+    assert (node / "NEWS").exists()  # pulled
+    [backup] = (var_dir / "backups").glob("rooms-*.tar")
+    assert backup.stat().st_size > 0 and backup.name in done.stdout
+    made = [argv[:4] for argv in docker_shim.calls(root / "docker.log")]
+    assert made == [["compose", "run", "--rm", "--no-deps"], ["compose", "build"],
+                    ["compose", "run", "--rm", "migrate"],
+                    ["compose", "up", "-d", "--remove-orphans"]], made
+
+
 def test_the_compose_commands_run_the_installed_image(
         image: Path, services: Any, tmp_path: Path,
         stopping: Callable[[Proc], Proc]) -> None:
@@ -239,8 +280,8 @@ def test_the_compose_commands_run_the_installed_image(
     [workdir] = [rest for op, rest in runtime if op == "WORKDIR"]
     assert workdir == IMAGE_ROOT
 
-    def service(what: str) -> tuple[dict[str, str], Path]:
-        home = tmp_path / what
+    def service(what: str, home_name: str | None = None) -> tuple[dict[str, str], Path]:
+        home = tmp_path / (home_name or what)
         home.mkdir()
         env = in_image(image, home, here(compose[what], tmp_path / "var", services,
                                          database_url))
@@ -291,6 +332,13 @@ def test_the_compose_commands_run_the_installed_image(
     passes_within(worker_check, env, home, 60, worker)
     ready = httpx.get(f"{api.base}/readyz", timeout=10)
     assert ready.status_code == 200, ready.text
+
+    # -- scripts/update.sh --compose, its docker calls run by the shim -------------------------
+    shim = {}
+    for what in ("api", "migrate"):
+        env, home = service(what, f"{what}-update")
+        shim[what] = {"env": env, "cwd": str(home), "command": compose[what]["command"]}
+    update(tmp_path / "update", shim, api.base, tmp_path / "var")
 
     # -- proxy: the Caddyfile with the proxy's environment; its healthcheck passes --------------
     caddy = shutil.which("caddy")
