@@ -22,7 +22,7 @@ import yaml
 
 from rooms.config import Settings, load_settings
 from rooms.recordings.upload import MULTIPART_OVERHEAD
-from tests.production import docker_shim
+from tests.production import caddy_binary, docker_shim
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = ("api", "worker")
@@ -137,7 +137,7 @@ def test_the_body_limit_matches_the_apps_upload_limit() -> None:
 ])
 def test_the_caddyfile_is_valid_for_each_kind_of_site(site: str, tls: str,
                                                       upstream: str) -> None:
-    caddy = shutil.which("caddy")
+    caddy = caddy_binary()
     if caddy is None:
         pytest.skip("caddy is not installed (apt-get install caddy)")
     env = {**os.environ, "ROOMS_SITE": site, "ROOMS_TLS": tls, "ROOMS_UPSTREAM": upstream,

@@ -46,7 +46,7 @@ from redis.asyncio import Redis
 
 from tests.conftest import unavailable
 from tests.process import Proc, free_port, spawn
-from tests.production import docker_shim
+from tests.production import caddy_binary, docker_shim
 from tests.production.test_deploy_files import FAKE, interpolate
 
 pytestmark = [pytest.mark.timeout(120)]
@@ -341,7 +341,7 @@ def test_the_compose_commands_run_the_installed_image(
     update(tmp_path / "update", shim, api.base, tmp_path / "var")
 
     # -- proxy: the Caddyfile with the proxy's environment; its healthcheck passes --------------
-    caddy = shutil.which("caddy")
+    caddy = caddy_binary()
     if caddy is None:
         unavailable("caddy is missing (apt-get install caddy)", "the proxy healthcheck")
         return
