@@ -39,7 +39,22 @@ def migrate_in_child() -> None:
         raise SystemExit(done.returncode)
 
 
+# Modules `rooms serve` never uses, which its libraries would import anyway (README "Idle
+# memory"): uvicorn imports watchfiles for `--reload` when it is installed (~1.2 MiB with its
+# Rust library; without it uvicorn falls back to polling, and rooms never reloads); FastAPI
+# imports pydantic.v1 (~1.4 MiB) to ask whether a route's model is a v1 one (none is; without
+# it the answer is "no").
+UNUSED_BY_SERVE = ("watchfiles", "pydantic.v1")
+
+
+def leave_out_unused() -> None:
+    """Mark UNUSED_BY_SERVE as not installed in this process, unless already imported."""
+    for name in UNUSED_BY_SERVE:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
+
 def cmd_serve(settings: Settings, host: str, port: int) -> None:
+    leave_out_unused()
     import uvicorn
 
     from rooms.app import create_app
