@@ -27,8 +27,8 @@ import pytest
 from tests.audio import wav16
 
 HEAVY = ("_multiarray_umath", "/scipy/", "/PIL/", "libsndfile", "_soundfile")
-# the goal (#26); measured 77.2–77.7 MiB (Python 3.11, x86-64, 2026-11-30; 89.7 before the
-# deferrals in README "Idle memory"), the same to 0.2 MiB from run to run
+# the goal (#26); measured 77.2 to 77.7 MiB (Python 3.11, x86-64, 2026-11-30; 89.7
+# before the deferrals in README "Idle memory"), the same to 0.2 MiB from run to run
 IDLE_RSS_MIB = 80
 
 
