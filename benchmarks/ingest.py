@@ -7,7 +7,7 @@ rooms on PostgreSQL + S3 (+ Redis) when those can be started, and the bare Starl
 of PEERS.md, all in the same run. The ingest budget is lifted for the run (it would 429).
 
     .venv/bin/python benchmarks/ingest.py [--seconds 20] [--warmup 2] [--skip-services]
-        [--mode ROOM FOSSIL] [--loop-lag]
+        [--mode ROOM FOSSIL] [--loop-lag] [--archive N ...] [--repeat N]
 
 Each rooms row also reports the server process's CPU time per upload (user + system of
 the `rooms serve` process from /proc, renders excluded: they run in child processes), much
@@ -15,7 +15,10 @@ less sensitive to a busy machine than uploads/s. `--mode FOSSIL` runs the same l
 FOSSIL takes (each queues a render). `--loop-lag` reads the server's
 `rooms_event_loop_lag_seconds` histogram (a task that sleeps 50 ms and records how late it
 woke) before and after each run and prints the share of late wake-ups and the ~p99:
-blocking work on the event loop shows as a long tail.
+blocking work on the event loop shows as a long tail. `--repeat N` is the paired mode
+the README's ratios come from: both servers stay up and each repetition runs a window of
+each, rotating which goes first, with the ratios taken within the repetition; with
+`--archive SIZE` a third server holds SIZE takes and is compared with the empty one.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import contextlib
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -298,6 +302,65 @@ async def run_target(name: str, cmd_env: tuple[list[str], dict[str, str]], port:
             print(rows[-1], flush=True)
 
 
+async def window(port: int, pid: int, payload: bytes, c: int,
+                 args: argparse.Namespace) -> tuple[LoadResult, float]:
+    """One measured window after its own warm-up: the load, and server CPU ms per upload."""
+    await closed_loop(port, payload, c, 0, args.warmup)
+    cpu = cpu_seconds(pid)
+    result = await closed_loop(port, payload, c, 0, args.seconds)
+    return result, 1000 * (cpu_seconds(pid) - cpu) / max(1, result.ok + result.errors)
+
+
+async def paired(args: argparse.Namespace, root: Path) -> None:
+    """`--repeat N`: the ceiling and rooms embedded (and, with `--archive SIZE`, rooms on an
+    archive of SIZE takes) all stay up; each repetition runs one window of each at every
+    concurrency, in rotating order, and the ratios are taken within the repetition (a disk
+    or a neighbour that slows down for a minute slows them all). Prints every window and
+    then the median and range of the ratios."""
+    small = wav_bytes(10, 48_000)
+    ports = {"ceiling": free_port(), "rooms": free_port()}
+    cmds: dict[str, tuple[list[str], dict[str, str]]] = {
+        "ceiling": ([str(REPO / ".venv/bin/uvicorn"), "benchmarks.ceiling_app:app", "--port",
+                     str(ports["ceiling"]), "--log-level", "warning", "--no-access-log"],
+                    {"CEILING_DIR": str(root / "ceiling"), "PYTHONPATH": str(REPO)}),
+        "rooms": (rooms_cmd(ports["rooms"]), bench_env(root / "embedded"))}
+    for size in args.archive:
+        name = f"rooms@{size}"
+        var = root / f"archive-{size}"
+        seed_archive(var, size)
+        ports[name] = free_port()
+        cmds[name] = (rooms_cmd(ports[name]), bench_env(var))
+    names = list(cmds)
+    # (rep, c) -> name -> (uploads/s, CPU ms per upload, p99 ms, errors)
+    got: dict[int, list[dict[str, tuple[float, float, float, int]]]] = {
+        c: [] for c in args.concurrency}
+    print("| rep | concurrency | server | uploads/s | CPU ms/upload | p99 ms | errors |")
+    print("|---|---|---|---|---|---|---|")
+    with contextlib.ExitStack() as stack:
+        pids = {name: stack.enter_context(server(*cmds[name], ports[name])) for name in names}
+        for rep in range(args.repeat):
+            for c in args.concurrency:
+                one: dict[str, tuple[float, float, float, int]] = {}
+                for name in names[rep % len(names):] + names[:rep % len(names)]:
+                    payload = request_bytes(ports[name], small, "bench-kiosk-0001")
+                    result, cpu = await window(ports[name], pids[name], payload, c, args)
+                    one[name] = (result.rate, cpu, result.pct(0.99), result.errors)
+                    print(f"| {rep + 1} | {c} | {name} | {result.rate:.1f} | {cpu:.2f} | "
+                          f"{result.pct(0.99):.1f} | {result.errors} |", flush=True)
+                got[c].append(one)
+    print("\n| concurrency | repetitions | ratio | uploads/s, median [range] "
+          "| CPU per upload, median [range] |")
+    print("|---|---|---|---|---|")
+    pairs = [("rooms", "ceiling")] + [(f"rooms@{size}", "rooms") for size in args.archive]
+    for c, reps in got.items():
+        for a, b in pairs:
+            rate = sorted(r[a][0] / r[b][0] for r in reps)
+            cpu = sorted(r[a][1] / r[b][1] for r in reps)
+            print(f"| {c} | {len(reps)} | {a} / {b} | {statistics.median(rate):.2f} "
+                  f"[{rate[0]:.2f} to {rate[-1]:.2f}] | {statistics.median(cpu):.2f} "
+                  f"[{cpu[0]:.2f} to {cpu[-1]:.2f}] |")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
@@ -310,9 +373,16 @@ async def main() -> None:
                         help="report the server's event-loop lag during each run")
     parser.add_argument("--archive", type=int, nargs="*", default=[],
                         help="also run embedded c=8 on archives of these sizes (e.g. 1000 100000)")
+    parser.add_argument("--repeat", type=int, default=0,
+                        help="paired mode: N interleaved repetitions of the ceiling and rooms "
+                             "embedded (ROOM takes), with the median ratio")
     args = parser.parse_args()
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setaffinity(0, {1})
+    if args.repeat:
+        with tempfile.TemporaryDirectory(prefix="rooms-bench-") as tmp:
+            await paired(args, Path(tmp))
+        return
     rows = ["| server | concurrency | uploads/s | p50 ms | p99 ms | errors "
             "| server CPU ms/upload |",
             "|---|---|---|---|---|---|---|"]

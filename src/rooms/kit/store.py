@@ -46,13 +46,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from limits import RateLimitItem, WindowStats
-from limits.aio.storage import RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
-
 from rooms.logging import get_logger
 
-if TYPE_CHECKING:  # redis is imported only where a Redis is configured (idle memory)
+if TYPE_CHECKING:
+    # `limits` (~2.6 MiB) loads with the first rate-limited request, redis only where a Redis
+    # is configured (README "Idle memory")
+    from limits import RateLimitItem, WindowStats
     from redis.asyncio import Redis
 
 log = get_logger("rooms.kit.store")
@@ -253,6 +252,8 @@ class MemoryStore:
         if window is not None:
             window.trim(now)
             self._windows[key] = window
+        from limits import WindowStats  # loaded by the caller's RateLimitItem already
+
         if window is None or not window.stamps:
             return WindowStats(time.time() + span, item.amount)
         return WindowStats(time.time() + window.stamps[0] + span - now,
@@ -272,6 +273,9 @@ class RedisStore:
     def __init__(self, redis: Redis, redis_url: str, *, prefix: str = PREFIX) -> None:
         self._redis = redis
         self._prefix = prefix
+        from limits.aio.storage import RedisStorage
+        from limits.aio.strategies import MovingWindowRateLimiter
+
         storage = RedisStorage(_limits_uri(redis_url), implementation="redispy",
                                key_prefix=f"{prefix}rl",
                                connection_pool=redis.connection_pool)  # type: ignore[arg-type]
