@@ -155,3 +155,31 @@ async def test_a_client_that_stops_reading_is_really_gone_after_the_grace(
                     what="the server to drop the socket of a peer that reads nothing")
     finally:
         await slow.aclose()
+
+
+def _socket_tasks() -> tuple[int, int]:
+    """(websocket tasks uvicorn runs, tasks of LiveConnection: senders) in this loop."""
+    names = [task.get_coro().__qualname__ for task in asyncio.all_tasks()]  # type: ignore[union-attr]
+    return (sum(name.endswith(".run_asgi") for name in names),
+            sum(name.startswith("LiveConnection.") for name in names))
+
+
+async def test_an_idle_websocket_holds_one_task_and_a_busy_one_a_sender_only_while_busy(
+        live_server: LiveServer) -> None:
+    # Memory per idle websocket is mostly what its tasks hold (README "Live fan-out"): one,
+    # the server's, reading; events are written from publish, a sender exists only meanwhile.
+    hub = live_server.hub
+    clients = [await _raw_subscriber(live_server) for _ in range(10)]
+    try:
+        await until(lambda: hub.total == 10)
+        await until(lambda: _socket_tasks() == (10, 0), what="one task per idle websocket")
+        await hub.publish("stage", {"seq": 1})
+        for raw in clients:
+            opcode, payload = await raw.read_frame(timeout=10.0)
+            assert opcode == OP_TEXT and json.loads(payload)["seq"] == 1
+        await clients[0].send_json({"op": "ping"})  # a reply is written by a sender task
+        assert await clients[0].read_frame(timeout=10.0) == (OP_TEXT, b'{"op":"pong"}')
+        await until(lambda: _socket_tasks() == (10, 0), what="the sender to end when done")
+    finally:
+        for raw in clients:
+            await raw.aclose()

@@ -34,7 +34,7 @@ from rooms.resources import Resources
 log = get_logger("rooms.live.endpoints")
 router = APIRouter(tags=["live"])
 NO_STORE = {"Cache-Control": "no-store"}
-WS_PATHS: dict[str, str] = {"live": "/ws/live", "ops": "/ws/ops"}
+WS_PATHS: dict[Purpose, str] = {"live": "/ws/live", "ops": "/ws/ops"}
 
 
 class LiveTokenIn(BaseModel):
