@@ -7,7 +7,7 @@ rooms on PostgreSQL + S3 (+ Redis) when those can be started, and the bare Starl
 of PEERS.md, all in the same run. The ingest budget is lifted for the run (it would 429).
 
     .venv/bin/python benchmarks/ingest.py [--seconds 20] [--warmup 2] [--skip-services]
-        [--mode ROOM FOSSIL] [--loop-lag]
+        [--mode ROOM FOSSIL] [--loop-lag] [--archive N ...] [--repeat N]
 
 Each rooms row also reports the server process's CPU time per upload (user + system of
 the `rooms serve` process from /proc, renders excluded: they run in child processes), much
@@ -15,7 +15,9 @@ less sensitive to a busy machine than uploads/s. `--mode FOSSIL` runs the same l
 FOSSIL takes (each queues a render). `--loop-lag` reads the server's
 `rooms_event_loop_lag_seconds` histogram (a task that sleeps 50 ms and records how late it
 woke) before and after each run and prints the share of late wake-ups and the ~p99:
-blocking work on the event loop shows as a long tail.
+blocking work on the event loop shows as a long tail. `--repeat N` is the paired mode
+the README's ratios come from: both servers stay up and each repetition runs a window of
+each, alternating which goes first, with the ratios taken within the repetition.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import contextlib
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -298,6 +301,57 @@ async def run_target(name: str, cmd_env: tuple[list[str], dict[str, str]], port:
             print(rows[-1], flush=True)
 
 
+async def window(port: int, pid: int, payload: bytes, c: int,
+                 args: argparse.Namespace) -> tuple[LoadResult, float]:
+    """One measured window after its own warm-up: the load, and server CPU ms per upload."""
+    await closed_loop(port, payload, c, 0, args.warmup)
+    cpu = cpu_seconds(pid)
+    result = await closed_loop(port, payload, c, 0, args.seconds)
+    return result, 1000 * (cpu_seconds(pid) - cpu) / max(1, result.ok + result.errors)
+
+
+async def paired(args: argparse.Namespace, root: Path) -> None:
+    """`--repeat N`: the ceiling and rooms embedded both stay up; each repetition runs one
+    window of each at every concurrency, in alternating order, and the ratios are taken
+    within the repetition (a disk or a neighbour that slows down for a minute slows both).
+    Prints every window and then the median and range of the ratios."""
+    small = wav_bytes(10, 48_000)
+    c_port, r_port = free_port(), free_port()
+    ceiling = ([str(REPO / ".venv/bin/uvicorn"), "benchmarks.ceiling_app:app", "--port",
+                str(c_port), "--log-level", "warning", "--no-access-log"],
+               {"CEILING_DIR": str(root / "ceiling"), "PYTHONPATH": str(REPO)})
+    ratios: dict[int, list[tuple[float, float]]] = {c: [] for c in args.concurrency}
+    print("| rep | concurrency | ceiling uploads/s | rooms uploads/s | ratio "
+          "| ceiling CPU ms | rooms CPU ms | CPU ratio | rooms p99 ms | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    with server(*ceiling, c_port) as c_pid, \
+            server(rooms_cmd(r_port), bench_env(root / "embedded"), r_port) as r_pid:
+        targets = {"ceiling": (c_port, c_pid), "rooms": (r_port, r_pid)}
+        for rep in range(1, args.repeat + 1):
+            for c in args.concurrency:
+                order = ["ceiling", "rooms"] if rep % 2 else ["rooms", "ceiling"]
+                got: dict[str, tuple[LoadResult, float]] = {}
+                for name in order:
+                    port, pid = targets[name]
+                    payload = request_bytes(port, small, "bench-kiosk-0001")
+                    got[name] = await window(port, pid, payload, c, args)
+                (cr, ccpu), (rr, rcpu) = got["ceiling"], got["rooms"]
+                ratio, cpu_ratio = rr.rate / cr.rate, rcpu / ccpu
+                ratios[c].append((ratio, cpu_ratio))
+                print(f"| {rep} | {c} | {cr.rate:.1f} | {rr.rate:.1f} | {ratio:.2f} | "
+                      f"{ccpu:.2f} | {rcpu:.2f} | {cpu_ratio:.2f} | {rr.pct(0.99):.1f} | "
+                      f"{cr.errors + rr.errors} |", flush=True)
+    print("\n| concurrency | repetitions | rooms / ceiling, median [range] "
+          "| CPU per upload rooms / ceiling, median [range] |")
+    print("|---|---|---|---|")
+    for c, pairs in ratios.items():
+        rate = sorted(r for r, _ in pairs)
+        cpu = sorted(x for _, x in pairs)
+        print(f"| {c} | {len(pairs)} | {statistics.median(rate):.2f} "
+              f"[{rate[0]:.2f} to {rate[-1]:.2f}] | {statistics.median(cpu):.2f} "
+              f"[{cpu[0]:.2f} to {cpu[-1]:.2f}] |")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
@@ -310,9 +364,16 @@ async def main() -> None:
                         help="report the server's event-loop lag during each run")
     parser.add_argument("--archive", type=int, nargs="*", default=[],
                         help="also run embedded c=8 on archives of these sizes (e.g. 1000 100000)")
+    parser.add_argument("--repeat", type=int, default=0,
+                        help="paired mode: N interleaved repetitions of the ceiling and rooms "
+                             "embedded (ROOM takes), with the median ratio")
     args = parser.parse_args()
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setaffinity(0, {1})
+    if args.repeat:
+        with tempfile.TemporaryDirectory(prefix="rooms-bench-") as tmp:
+            await paired(args, Path(tmp))
+        return
     rows = ["| server | concurrency | uploads/s | p50 ms | p99 ms | errors "
             "| server CPU ms/upload |",
             "|---|---|---|---|---|---|---|"]

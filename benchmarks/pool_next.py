@@ -7,7 +7,7 @@ pinned to CPU 0; this process drives it from CPU 1, closed loop, raw HTTP/1.1 ke
 (the same client as benchmarks/ingest.py).
 
     .venv/bin/python benchmarks/pool_next.py [--archive 0 1000 100000] [--seconds 15]
-        [--rounds 3] [--deployment memory question repair] [--composition]
+        [--rounds 3] [--deployment memory question repair] [--composition] [--cycle]
 
 `--deployment` serves each archive size once per ENGINE_DEPLOYMENT, all servers up at the
 same time (the takes seeded with that `deployment_kind`, varied topics and lifecycle
@@ -15,7 +15,9 @@ statuses, so the preferred batches do real work), and measures them in interleav
 so that load from elsewhere on a shared machine falls on every deployment alike. Each
 route's p99 is printed beside the first deployment's (memory: issue 22 asks for a non-memory
 deployment within 1.5x, in the same run, at 100,000 takes). `--composition` also times
-GET /api/v1/room/composition on every deployment's server.
+GET /api/v1/room/composition on every deployment's server. `--cycle` measures what a room
+does per take instead: GET pool/next, then POST its `playback_ack_url`, at 1 client and at
+`--concurrency`, in interleaved rounds (p99 of the whole cycle, and of the ack alone).
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import random
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -144,6 +148,86 @@ async def archive_run(size: int, tmp: Path, args: argparse.Namespace,
                         f"{r.errors} |")
 
 
+async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+    return status, await reader.readexactly(length)
+
+
+async def cycle_loop(port: int, clients: int, warmup: float, seconds: float
+                     ) -> tuple[LoadResult, LoadResult]:
+    """What a room does per take: GET pool/next, then POST its `playback_ack_url` (the
+    heard ack), back to back on one keep-alive connection per client. Returns the cycles
+    (GET + ack, one latency each) and the acks alone."""
+    start = time.perf_counter()
+    measure_from, stop_at = start + warmup, start + warmup + seconds
+    cycles: list[float] = []
+    acks: list[float] = []
+    errors = 0
+    host = f"Host: 127.0.0.1:{port}\r\n"
+
+    async def client() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while (t0 := time.perf_counter()) < stop_at:
+                writer.write(f"GET {PATH} HTTP/1.1\r\n{host}\r\n".encode())
+                status, body = await _response(reader)
+                take = json.loads(body)["artifact"] if status == 200 else None
+                if take is None:
+                    errors += t0 >= measure_from
+                    continue
+                t1 = time.perf_counter()
+                ack = take["playback_ack_url"]
+                writer.write(f"POST {ack} HTTP/1.1\r\n{host}Content-Length: 0\r\n\r\n"
+                             .encode())
+                status, _ = await _response(reader)
+                t2 = time.perf_counter()
+                if t0 < measure_from:
+                    continue
+                if status != 200:
+                    errors += 1
+                    continue
+                cycles.append((t2 - t0) * 1000)
+                acks.append((t2 - t1) * 1000)
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return (LoadResult(len(cycles), errors, seconds, cycles),
+            LoadResult(len(acks), 0, seconds, acks))
+
+
+async def cycle_run(size: int, tmp: Path, args: argparse.Namespace, rows: list[str]) -> None:
+    """`--cycle`: the pool/next + ack cycle at 1 client (a room) and at `--concurrency`,
+    in interleaved rounds on one server (memory deployment)."""
+    var = tmp / f"cycle-{size}"
+    seed(migrate(var), size)
+    port = free_port()
+    got: dict[int, list[tuple[LoadResult, LoadResult]]] = {}
+    with server(rooms_cmd(port), bench_env(var), port):
+        for n in range(args.rounds):
+            for clients in sorted({1, args.concurrency}):
+                got.setdefault(clients, []).append(await cycle_loop(
+                    port, clients, args.warmup if n == 0 else 0.2, args.seconds / args.rounds))
+                cycle, ack = got[clients][-1]
+                print(size, f"cycle c={clients} round {n + 1}: {cycle.rate:.0f} cycles/s, "
+                      f"p99 {cycle.pct(0.99):.2f} ms (ack p99 {ack.pct(0.99):.2f})", flush=True)
+    for clients, results in got.items():
+        cycle = pooled([c for c, _ in results])
+        ack = pooled([a for _, a in results])
+        p99s = sorted(c.pct(0.99) for c, _ in results)
+        rows.append(f"| {size:,} | {clients} | {cycle.rate:.1f} | {cycle.pct(0.5):.2f} | "
+                    f"{cycle.pct(0.99):.2f} [{p99s[0]:.2f} to {p99s[-1]:.2f}] | "
+                    f"{ack.pct(0.5):.2f} | {ack.pct(0.99):.2f} | {cycle.errors} |")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--archive", type=int, nargs="+", default=[0, 1000, 100_000])
@@ -155,9 +239,20 @@ async def main() -> None:
     parser.add_argument("--deployment", nargs="+", default=["memory"],
                         choices=sorted(STATUSES), help="the first is the baseline")
     parser.add_argument("--composition", action="store_true")
+    parser.add_argument("--cycle", action="store_true",
+                        help="the pool/next + heard-ack cycle at 1 and --concurrency clients")
     args = parser.parse_args()
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setaffinity(0, {1})
+    if args.cycle:
+        rows = ["| takes in the archive | clients | cycles/s | cycle p50 ms | "
+                "cycle p99 ms (pooled [round range]) | ack p50 ms | ack p99 ms | errors |",
+                "|---|---|---|---|---|---|---|---|"]
+        with tempfile.TemporaryDirectory(prefix="rooms-pool-bench-") as tmp:
+            for size in args.archive:
+                await cycle_run(size, Path(tmp), args, rows)
+        print("\n" + "\n".join(rows))
+        return
     rows = ["| takes in the archive | route | deployment | concurrency | req/s | p50 ms |"
             f" p99 ms | p99 / {args.deployment[0]}'s | errors |",
             "|---|---|---|---|---|---|---|---|---|"]

@@ -45,6 +45,9 @@ ROOMS_MAX_REQUEST_BYTES=33619968
 S3_BUCKET=rooms
 # PostgreSQL's max_connections (README "Connection budget")
 POSTGRES_MAX_CONNECTIONS=100
+# how many api and worker processes `docker compose up -d` runs (update.sh keeps them)
+API_PROCESSES=1
+WORKER_PROCESSES=1
 """
 
 # Set by compose.yaml for its services (or listed above); shown here for other set-ups.

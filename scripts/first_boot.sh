@@ -28,7 +28,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-secret() { python3 -c 'import secrets; print(secrets.token_urlsafe(32))'; }
+# 32 random bytes, URL-safe base64 without padding (coreutils only: no python3 needed)
+secret() { head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+hex8() { head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 # set NAME VALUE: replace `NAME=` (empty or commented) in $ENV_FILE, or append it
 set_var() {
@@ -58,7 +60,7 @@ for name in SECRET_KEY OPS_SHARED_SECRET POSTGRES_PASSWORD S3_SECRET_KEY; do
     fi
 done
 if [ -z "$(current S3_ACCESS_KEY)" ]; then
-    set_var S3_ACCESS_KEY "rooms$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
+    set_var S3_ACCESS_KEY "rooms$(hex8)"
     echo "first_boot: generated S3_ACCESS_KEY"
 fi
 if [ -n "$site" ]; then
@@ -67,9 +69,21 @@ if [ -n "$site" ]; then
     echo "first_boot: site $site (tls $tls)"
 fi
 
+# run as root in a checkout another user owns (the appliance's /opt/rooms, owned by `rooms`):
+# hand .env to that user, whose processes read it (rooms reads .env from its directory)
+owner=$(stat -c %U .)
+if [ "$(id -u)" = 0 ] && [ "$owner" != root ]; then
+    chown "$owner:" "$ENV_FILE"
+fi
+
 echo "first_boot: the operator secret (OPS_SHARED_SECRET) is in $ENV_FILE (mode 600)"
 
 if [ -n "$deploy" ]; then
+    if ! docker compose version >/dev/null 2>&1; then
+        echo "first_boot: \`docker compose\` is missing: install Docker Engine with the Compose" \
+             "plugin (2.24 or newer), README \"Production\"" >&2
+        exit 1
+    fi
     docker compose up -d --build
     echo "first_boot: started; watch it with: docker compose ps"
 fi

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.routing import BaseRoute, WebSocketRoute
 
 from rooms import steward
 from rooms.models import StewardState
@@ -62,3 +64,15 @@ async def metric(client: httpx.AsyncClient, name: str, **labels: str) -> float:
     pattern = re.escape(name) + (r"\{" + re.escape(wanted) + r"\}" if labels else "")
     found = re.search(r"^" + pattern + r" (\S+)$", text, re.M)
     return float(found.group(1)) if found else 0.0
+
+
+def walk_routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, BaseRoute]]:
+    """Every HTTP and websocket route of an app with its full path, through FastAPI's
+    included routers (kept as routers since FastAPI 0.16x, not flattened)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:  # an included router: its routes, under its prefix
+            yield from walk_routes(included.routes,
+                                   prefix + route.include_context.prefix)  # type: ignore[attr-defined]
+        elif isinstance(route, APIRoute | WebSocketRoute):
+            yield prefix + route.path, route

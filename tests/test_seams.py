@@ -5,6 +5,7 @@ steward's change reaches every process at once."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator
 
 import httpx
@@ -21,7 +22,7 @@ from rooms.models import Artifact, StewardAction
 from rooms.recordings import service
 from rooms.resources import Resources
 from rooms.uow import unit_of_work
-from tests.helpers import resources, run_jobs
+from tests.helpers import resources, run_jobs, walk_routes
 from tests.live.conftest import live_client, serve
 from tests.recordings.conftest import blob_keys, upload
 
@@ -131,3 +132,28 @@ async def test_a_steward_change_reaches_every_process_at_once(
         state = (await other.get("/api/v1/surface/state")).json()
     assert state["intake_paused"] is True
 
+
+
+def test_no_route_hops_to_a_thread_to_run_a_dependency_or_itself(app: FastAPI) -> None:
+    """FastAPI runs a plain `def` endpoint or dependency in its thread pool: a thread hop
+    (and a GIL handoff) per request for what is usually one attribute read. Every endpoint
+    and dependency is a coroutine or an async generator; blocking work is offloaded by the
+    service that does it, where it is counted."""
+    from fastapi.dependencies.models import Dependant
+    from fastapi.routing import APIRoute, APIWebSocketRoute
+
+    def sync_calls(dependant: Dependant) -> list[str]:
+        found = []
+        call = dependant.call
+        if call is not None and not (inspect.iscoroutinefunction(call)
+                                     or inspect.isasyncgenfunction(call)):
+            found.append(getattr(call, "__qualname__", repr(call)))
+        for sub in dependant.dependencies:
+            found += sync_calls(sub)
+        return found
+
+    routes = [(path, r) for path, r in walk_routes(app.routes)
+              if isinstance(r, APIRoute | APIWebSocketRoute)]
+    assert len(routes) > 20
+    offenders = {path: calls for path, r in routes if (calls := sync_calls(r.dependant))}
+    assert offenders == {}

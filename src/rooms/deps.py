@@ -13,7 +13,9 @@ from rooms.uow import UnitOfWork, unit_of_work
 __all__ = ["ResourcesDep", "UnitOfWork", "UowDep", "get_resources", "get_uow"]
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:
+    """The app's resources. A coroutine on purpose: FastAPI runs a plain `def` dependency
+    in its thread pool, a thread hop per request for one attribute read."""
     res: Resources = request.app.state.rooms
     return res
 

@@ -6,14 +6,14 @@ day it is added."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.routing import WebSocketRoute
 
+from tests.helpers import walk_routes
 from tests.live.conftest import live_client, serve
 from tests.ops.conftest import SECRET
 
@@ -24,19 +24,10 @@ OPERATOR = re.compile(r"^(/api/v1/operator/|/api/v1/derivatives/spectrograms|"
                       r"/api/v1/node/status$|/ws/ops$)")
 
 
-def _walk(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, BaseRoute]]:
-    for route in routes:
-        included = getattr(route, "original_router", None)
-        if included is not None:  # FastAPI's included router: its routes, under its prefix
-            yield from _walk(included.routes, prefix + route.include_context.prefix)  # type: ignore[attr-defined]
-        elif isinstance(route, APIRoute | WebSocketRoute):
-            yield prefix + route.path, route
-
-
 def operator_routes(app: FastAPI) -> tuple[list[tuple[str, str]], list[str]]:
     """(method, concrete path) of every operator HTTP route, and the operator websockets."""
     http, ws = [], []
-    for path, route in _walk(app.routes):
+    for path, route in walk_routes(app.routes):
         if not OPERATOR.match(path):
             continue
         concrete = re.sub(r"\{[a-z_]+\}", "1", path.replace("{name}", "discovery_probe"))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -41,6 +40,7 @@ from tests.process import (
     spawn,
     wait_until,
 )
+from tests.production import caddy_binary
 
 pytestmark = [pytest.mark.timeout(180)]
 
@@ -78,7 +78,7 @@ async def _flush(redis: Redis) -> None:
 
 
 def caddy(root: Path, upstreams: list[Proc]) -> Proc:
-    binary = shutil.which("caddy")
+    binary = caddy_binary()
     if binary is None:
         unavailable("caddy is missing (apt-get install caddy)", "the proxy test")
         raise AssertionError("unreachable")

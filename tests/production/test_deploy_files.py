@@ -7,6 +7,7 @@ client is installed, `docker compose config` / `docker-compose config` validates
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import re
 import secrets
@@ -21,6 +22,7 @@ import yaml
 
 from rooms.config import Settings, load_settings
 from rooms.recordings.upload import MULTIPART_OVERHEAD
+from tests.production import caddy_binary, docker_shim
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = ("api", "worker")
@@ -79,6 +81,10 @@ def test_compose_has_every_part_with_healthchecks_and_ordered_start() -> None:
     assert services["migrate"]["command"] == ["rooms", "migrate"]
     # `--scale api=N`: no fixed host port and no container name on the api
     assert "ports" not in services["api"] and "container_name" not in services["api"]
+    # API_PROCESSES / WORKER_PROCESSES in .env survive every `docker compose up -d`
+    assert services["api"]["deploy"]["replicas"] == 1
+    assert compose({**FAKE, "API_PROCESSES": "3"})["services"]["api"]["deploy"]["replicas"] == 3
+    assert services["worker"]["deploy"]["replicas"] == 1
     assert {p.split(":")[0] for p in services["proxy"]["ports"]} == {"80", "443"}
 
 
@@ -131,7 +137,7 @@ def test_the_body_limit_matches_the_apps_upload_limit() -> None:
 ])
 def test_the_caddyfile_is_valid_for_each_kind_of_site(site: str, tls: str,
                                                       upstream: str) -> None:
-    caddy = shutil.which("caddy")
+    caddy = caddy_binary()
     if caddy is None:
         pytest.skip("caddy is not installed (apt-get install caddy)")
     env = {**os.environ, "ROOMS_SITE": site, "ROOMS_TLS": tls, "ROOMS_UPSTREAM": upstream,
@@ -140,6 +146,24 @@ def test_the_caddyfile_is_valid_for_each_kind_of_site(site: str, tls: str,
                              "--adapter", "caddyfile"], env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
+    # what compose's proxy gets: the site, its certificate issuer, the loopback health site
+    env.update(ROOMS_PROXY_HEALTH="on", ROOMS_PROXY_HEALTH_PORT="8081")
+    adapted = subprocess.run([caddy, "adapt", "--config", str(ROOT / "Caddyfile"),
+                              "--adapter", "caddyfile"], env=env, capture_output=True,
+                             text=True, timeout=60, check=True).stdout
+    config = json.loads(adapted)
+    servers = config["apps"]["http"]["servers"]
+    listens = {addr for server in servers.values() for addr in server["listen"]}
+    assert "127.0.0.1:8081" in listens
+    hosts = {h for server in servers.values() for route in server.get("routes", [])
+             for match in route.get("match", []) for h in match.get("host", [])}
+    assert site.removeprefix("http://").split(":")[0] in hosts
+    issuers = [i["module"] for policy in config["apps"].get("tls", {}).get(
+        "automation", {}).get("policies", []) for i in policy.get("issuers", [])]
+    if tls == "internal":
+        assert issuers == ["internal"], issuers
+    else:
+        assert "internal" not in issuers, issuers  # auto: ACME (Let's Encrypt / ZeroSSL)
 
 
 def test_the_image_installs_the_wheel_and_runs_unprivileged() -> None:
@@ -191,8 +215,16 @@ def test_first_boot_fills_in_secrets_once(tmp_path: Path) -> None:
         assert len(values[name]) >= 16, name
     assert values["ROOMS_SITE"] == "rooms.lan" and values["ROOMS_TLS"] == "internal"
     assert load_settings(secret_key=values["SECRET_KEY"]).secret_key.get_secret_value()
-    subprocess.run(run[:1], check=True, capture_output=True, timeout=60)
-    assert env.read_text() == first  # a second run changes nothing
+    # a second run changes nothing; with --deploy it starts the stack (a `docker` stand-in:
+    # no Docker engine can run here, tests/production/docker_shim.py)
+    docker_shim.install(tmp_path / "bin")
+    log = tmp_path / "docker.log"
+    path = {"PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}",
+            "DOCKER_SHIM_LOG": str(log)}
+    subprocess.run([run[0], "--deploy"], check=True, capture_output=True, timeout=60,
+                   env={**os.environ, **path})
+    assert env.read_text() == first
+    assert docker_shim.calls(log) == [["compose", "version"], ["compose", "up", "-d", "--build"]]
 
 
 def test_the_scripts_pass_shellcheck() -> None:
