@@ -69,10 +69,10 @@ class _Closed(Exception):
 
 
 class _InFlight:
-    """A send coroutine stepped outside the send loop, not yet finished.
+    """A send coroutine stepped outside the sender, not yet finished.
 
     `first` is what its first step yielded (a future it waits on) or the exception it raised;
-    awaiting this object resumes it inside the send loop's task, which then owns it.
+    awaiting this object resumes it inside the sender task, which then owns it.
     """
 
     __slots__ = ("coro", "first")
