@@ -13,9 +13,9 @@ answer pings), so the load generator costs less per message than either server.
 
 `--repeat N` runs the servers interleaved (rooms, bare, rooms, bare, ... for each N) and
 adds a paired summary: for each load, the median and range over the repetitions of
-rooms/bare delivered msgs/s and of rooms/bare p99, each ratio taken within one repetition
-(so a machine that slows down for a while hurts both sides of a ratio alike), and the
-median RSS per idle connection of each server.
+rooms/bare delivered msgs/s, p99 and server CPU time per delivered message, each ratio
+taken within one repetition (so a machine that slows down for a while hurts both sides of a
+ratio alike), and the median RSS per idle connection of each server.
 
 Tokens for rooms are minted here with the server's SECRET_KEY (the same code as POST
 /api/v1/live/token, without 5,000 HTTP round trips). Everything is on loopback.
@@ -223,6 +223,7 @@ class Row:
     server_cpu: float
     load_cpu: float
     lagged: int
+    cpu_us_per_msg: float  # server CPU time per delivered message
 
 
 async def run_load(server: Server, stats: Stats, n: int, rate: float, seconds: float,
@@ -246,7 +247,7 @@ async def run_load(server: Server, stats: Stats, n: int, rate: float, seconds: f
     return Row(server.kind, rep, n, rate, stats.received / span, expected / seconds,
                float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), rss_per_conn,
                (cpu_s(server.proc.pid) - cpu0) / busy, (cpu_s(os.getpid()) - own0) / busy,
-               stats.lagged)
+               stats.lagged, (cpu_s(server.proc.pid) - cpu0) / max(stats.received, 1) * 1e6)
 
 
 async def bench(kind: str, n: int, loads: list[tuple[float, float]], rep: int = 0) -> list[Row]:
@@ -280,9 +281,9 @@ def table(rows: list[Row]) -> str:
     reps = len({r.rep for r in rows}) > 1
     out = ["| server |" + (" rep |" if reps else "") + " clients | events/s | offered msgs/s "
            "| delivered msgs/s | vs bare | p50 ms | p99 ms | RSS/conn KiB | server CPU "
-           "| load CPU | lagged notices |",
+           "| server CPU µs/msg | load CPU | lagged notices |",
            "|---|" + ("---:|" if reps else "") + "---:|---:|---:|---:|---:|---:|---:|---:|---:"
-           "|---:|---:|"]
+           "|---:|---:|---:|"]
     for r in rows:
         key = (r.rep, r.n, r.rate)
         ratio = r.delivered_per_s / bare[key] if key in bare else 0.0
@@ -290,7 +291,7 @@ def table(rows: list[Row]) -> str:
                    + f" {r.n:,} | {r.rate:g} | {r.expected_per_s:,.0f} "
                    f"| {r.delivered_per_s:,.0f} | {ratio:.2f} | {r.p50_ms:.1f} "
                    f"| {r.p99_ms:.1f} | {r.rss_kb_per_conn:.1f} | {r.server_cpu:.0%} "
-                   f"| {r.load_cpu:.0%} | {r.lagged:,} |")
+                   f"| {r.cpu_us_per_msg:.1f} | {r.load_cpu:.0%} | {r.lagged:,} |")
     return "\n".join(out)
 
 
@@ -307,8 +308,8 @@ def paired(rows: list[Row]) -> str:
     by = {(r.server, r.rep, r.n, r.rate): r for r in rows}
     loads = sorted({(r.n, r.rate) for r in rows})
     out = ["| clients | events/s | reps | delivered rooms/bare | p99 rooms/bare "
-           "| rooms p99 ms | bare p99 ms | RSS/conn KiB rooms | bare |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "| CPU/msg rooms/bare | rooms p99 ms | bare p99 ms | RSS/conn KiB rooms | bare |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n, rate in loads:
         pairs = [(by[("rooms", rep, n, rate)], by[("bare", rep, n, rate)])
                  for rep in sorted({r.rep for r in rows})
@@ -319,6 +320,7 @@ def paired(rows: list[Row]) -> str:
             f"| {n:,} | {rate:g} | {len(pairs)} "
             f"| {_spread([a.delivered_per_s / b.delivered_per_s for a, b in pairs])} "
             f"| {_spread([a.p99_ms / max(b.p99_ms, 1e-3) for a, b in pairs])} "
+            f"| {_spread([a.cpu_us_per_msg / max(b.cpu_us_per_msg, 1e-3) for a, b in pairs])} "
             f"| {_spread([a.p99_ms for a, _ in pairs], 0)} "
             f"| {_spread([b.p99_ms for _, b in pairs], 0)} "
             f"| {_spread([a.rss_kb_per_conn for a, _ in pairs], 1)} "

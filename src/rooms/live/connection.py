@@ -8,8 +8,11 @@ If it does suspend (the peer's buffer is full) or fails, or events queue while t
 runs late, or a reply or a close is due, the subscriber `kick`s the connection, which starts
 a sender task (`_drain`): it finishes the half-run send as its own (`_finish`), then writes
 replies first, then a `lagged` notice if events were dropped, then events, oldest first, and
-ends once the mailbox is empty (`Subscriber.park`). There is at most one sender at a time and
-direct writes happen only while there is none, so order is kept and there is one writer.
+ends once the mailbox is empty (`Subscriber.park`); while the hub is queueing (past
+saturation) it waits for the next event instead, so a busy connection does not start a task
+per publish, and ends once the hub writes directly again. There is at most one sender at a
+time and direct writes happen only while it is not writing, so order is kept and there is one
+writer.
 
 A send that stays pending for LIVE_SEND_TIMEOUT_S closes the client with 4408: the sender
 waits on a suspended send under that deadline (no watchdog task; a send that completes at
@@ -122,6 +125,17 @@ def abort_transport(send: Send) -> bool:
     return True
 
 
+def _writable_flag(send: Send) -> Callable[[], bool] | None:
+    """`is_set` of the event uvicorn's websocket `send` waits on before writing, if it has one.
+
+    While it is set, that send writes to the transport and returns without suspending, so
+    the sender awaits it plainly (cheaper per message than stepping it by hand); when it is
+    clear (the peer's buffers are full) the send is stepped and finished under the deadline.
+    """
+    flag = getattr(getattr(getattr(send, "__self__", None), "writable", None), "is_set", None)
+    return flag if callable(flag) else None
+
+
 async def _awaited(awaitable: Awaitable[None]) -> None:
     await awaitable
 
@@ -150,7 +164,7 @@ class TokenBucket:
 class LiveConnection:
     __slots__ = ("_allowed", "_bucket", "_clock", "_device", "_ended", "_in_flight", "_kind",
                  "_limited", "_on_device", "_reader", "_send", "_sender", "_sending_since",
-                 "_settings", "_sub", "_ws", "sent")
+                 "_settings", "_sub", "_writable", "_ws", "sent")
 
     def __init__(self, ws: WebSocket, sub: Subscriber, *, send: Send, settings: Settings,
                  allowed_topics: frozenset[str], kind: str,
@@ -160,6 +174,7 @@ class LiveConnection:
         self._device: tuple[str, str] | None = None  # the one device this connection is
         self._ws = ws  # accept, receive and close
         self._send = send  # the server's own ASGI send, for every message after accept
+        self._writable = _writable_flag(send)
         self._sub = sub
         self._settings = settings
         self._allowed = allowed_topics
@@ -334,6 +349,8 @@ class LiveConnection:
 
     async def _drain_loop(self) -> None:
         sub = self._sub
+        send = self._send
+        writable = self._writable
         while True:
             in_flight = self._in_flight
             if in_flight is not None:
@@ -344,10 +361,19 @@ class LiveConnection:
             if message is None:
                 if sub.close_request is not None:
                     raise _Closed(*sub.close_request)
+                if sub.queueing:  # past saturation: more is coming, wait for it here
+                    waiter = sub.waiter()
+                    if waiter is not None:
+                        await waiter
+                    continue
                 if sub.park():
                     return
                 continue
-            self._send_now(message)  # if it cannot finish now, the loop finishes it next
+            if writable is not None and writable():
+                await send(message)  # the transport takes it now: this send cannot wait
+                self.sent += 1
+            else:
+                self._send_now(message)  # if it cannot finish now, the loop finishes it next
 
     async def _finish(self, in_flight: _InFlight) -> None:
         """Finish a suspended send; if it is not done LIVE_SEND_TIMEOUT_S after it started,

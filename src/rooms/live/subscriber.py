@@ -12,8 +12,9 @@ an event reaches an idle client without a task wake-up, as in a bare broadcast s
 A consumer idles in one of two ways: an in-process one awaits `waiter()` (a future); a
 websocket, which has no task of its own between sends, calls `park()` and is `kick`ed (a
 plain call: it starts a sender task) once there is something to take. Both queues are
-created on first use and dropped when the consumer idles with them empty: an idle
-subscriber holds no buffers (a deque's first block is ~0.6 KiB).
+created on first use, so an idle subscriber that never had to queue holds no buffers (a
+deque's first block is ~0.6 KiB); the replies queue is dropped again whenever it empties
+(replies are rare), the event queue is kept (past saturation it refills on every publish).
 """
 
 from __future__ import annotations
@@ -50,18 +51,19 @@ class Event:
 class Subscriber:
     """A bounded, drop-oldest mailbox. Made by `Hub.connection()`; joins topics through it."""
 
-    __slots__ = ("_events", "_join", "_leave", "_loop", "_maxsize", "_parked", "_replies",
-                 "_waiter", "close_request", "counted", "dropped", "dropped_total", "kick",
-                 "listener", "send_now", "topics")
+    __slots__ = ("_events", "_join", "_leave", "_loop", "_maxsize", "_parked", "_queueing",
+                 "_replies", "_waiter", "close_request", "counted", "dropped", "dropped_total",
+                 "kick", "listener", "send_now", "topics")
 
     def __init__(self, *, maxsize: int, listener: bool, join: Callable[[Subscriber, str], None],
                  leave: Callable[[Subscriber, str], None], counted: bool = True) -> None:
         self._maxsize = maxsize
-        self._events: deque[Event] | None = None  # made on first use, dropped when idle
+        self._events: deque[Event] | None = None  # made on first use
         self._replies: deque[str] | None = None
         self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future[None] | None = None
         self._parked = False  # the consumer called park(): kick it when there is work
+        self._queueing = False  # the last event was queued because the hub is behind
         self._join = join
         self._leave = leave
         self.topics: set[str] = set()
@@ -97,7 +99,11 @@ class Subscriber:
             # The consumer is idle with nothing queued, so this event is next in line.
             if not self.send_now(event.message):
                 self._wake()
+            elif self._queueing:  # the hub caught up: a sender lingering for events may end
+                self._queueing = False
+                self._wake()
             return
+        self._queueing = not direct
         events = self._events
         if events is None:
             events = self._events = deque(maxlen=self._maxsize)
@@ -156,10 +162,10 @@ class Subscriber:
         return None if message is None else str(message["text"])
 
     def _idle(self) -> bool:
-        """True if there is nothing to take; then the empty queues are dropped."""
+        """True if there is nothing to take; then the empty replies queue is dropped."""
         if self._replies or self._events or self.dropped or self.close_request is not None:
             return False
-        self._events = self._replies = None
+        self._replies = None
         return True
 
     def waiter(self) -> asyncio.Future[None] | None:
@@ -172,6 +178,13 @@ class Subscriber:
         waiter = self._loop.create_future()
         self._waiter = waiter
         return waiter
+
+    @property
+    def queueing(self) -> bool:
+        """True while events are being queued because the hub is behind (past saturation): a
+        websocket's sender then waits for the next one (`waiter`) rather than ending, so that
+        a busy connection does not start a task per publish."""
+        return self._queueing
 
     def park(self) -> bool:
         """For a consumer without a task of its own: True if there is nothing to take now,
