@@ -17,7 +17,8 @@ FOSSIL takes (each queues a render). `--loop-lag` reads the server's
 woke) before and after each run and prints the share of late wake-ups and the ~p99:
 blocking work on the event loop shows as a long tail. `--repeat N` is the paired mode
 the README's ratios come from: both servers stay up and each repetition runs a window of
-each, alternating which goes first, with the ratios taken within the repetition.
+each, rotating which goes first, with the ratios taken within the repetition; with
+`--archive SIZE` a third server holds SIZE takes and is compared with the empty one.
 """
 
 from __future__ import annotations
@@ -311,45 +312,53 @@ async def window(port: int, pid: int, payload: bytes, c: int,
 
 
 async def paired(args: argparse.Namespace, root: Path) -> None:
-    """`--repeat N`: the ceiling and rooms embedded both stay up; each repetition runs one
-    window of each at every concurrency, in alternating order, and the ratios are taken
-    within the repetition (a disk or a neighbour that slows down for a minute slows both).
-    Prints every window and then the median and range of the ratios."""
+    """`--repeat N`: the ceiling and rooms embedded (and, with `--archive SIZE`, rooms on an
+    archive of SIZE takes) all stay up; each repetition runs one window of each at every
+    concurrency, in rotating order, and the ratios are taken within the repetition (a disk
+    or a neighbour that slows down for a minute slows them all). Prints every window and
+    then the median and range of the ratios."""
     small = wav_bytes(10, 48_000)
-    c_port, r_port = free_port(), free_port()
-    ceiling = ([str(REPO / ".venv/bin/uvicorn"), "benchmarks.ceiling_app:app", "--port",
-                str(c_port), "--log-level", "warning", "--no-access-log"],
-               {"CEILING_DIR": str(root / "ceiling"), "PYTHONPATH": str(REPO)})
-    ratios: dict[int, list[tuple[float, float]]] = {c: [] for c in args.concurrency}
-    print("| rep | concurrency | ceiling uploads/s | rooms uploads/s | ratio "
-          "| ceiling CPU ms | rooms CPU ms | CPU ratio | rooms p99 ms | errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    with server(*ceiling, c_port) as c_pid, \
-            server(rooms_cmd(r_port), bench_env(root / "embedded"), r_port) as r_pid:
-        targets = {"ceiling": (c_port, c_pid), "rooms": (r_port, r_pid)}
-        for rep in range(1, args.repeat + 1):
+    ports = {"ceiling": free_port(), "rooms": free_port()}
+    cmds: dict[str, tuple[list[str], dict[str, str]]] = {
+        "ceiling": ([str(REPO / ".venv/bin/uvicorn"), "benchmarks.ceiling_app:app", "--port",
+                     str(ports["ceiling"]), "--log-level", "warning", "--no-access-log"],
+                    {"CEILING_DIR": str(root / "ceiling"), "PYTHONPATH": str(REPO)}),
+        "rooms": (rooms_cmd(ports["rooms"]), bench_env(root / "embedded"))}
+    for size in args.archive:
+        name = f"rooms@{size}"
+        var = root / f"archive-{size}"
+        seed_archive(var, size)
+        ports[name] = free_port()
+        cmds[name] = (rooms_cmd(ports[name]), bench_env(var))
+    names = list(cmds)
+    # (rep, c) -> name -> (uploads/s, CPU ms per upload, p99 ms, errors)
+    got: dict[int, list[dict[str, tuple[float, float, float, int]]]] = {
+        c: [] for c in args.concurrency}
+    print("| rep | concurrency | server | uploads/s | CPU ms/upload | p99 ms | errors |")
+    print("|---|---|---|---|---|---|---|")
+    with contextlib.ExitStack() as stack:
+        pids = {name: stack.enter_context(server(*cmds[name], ports[name])) for name in names}
+        for rep in range(args.repeat):
             for c in args.concurrency:
-                order = ["ceiling", "rooms"] if rep % 2 else ["rooms", "ceiling"]
-                got: dict[str, tuple[LoadResult, float]] = {}
-                for name in order:
-                    port, pid = targets[name]
-                    payload = request_bytes(port, small, "bench-kiosk-0001")
-                    got[name] = await window(port, pid, payload, c, args)
-                (cr, ccpu), (rr, rcpu) = got["ceiling"], got["rooms"]
-                ratio, cpu_ratio = rr.rate / cr.rate, rcpu / ccpu
-                ratios[c].append((ratio, cpu_ratio))
-                print(f"| {rep} | {c} | {cr.rate:.1f} | {rr.rate:.1f} | {ratio:.2f} | "
-                      f"{ccpu:.2f} | {rcpu:.2f} | {cpu_ratio:.2f} | {rr.pct(0.99):.1f} | "
-                      f"{cr.errors + rr.errors} |", flush=True)
-    print("\n| concurrency | repetitions | rooms / ceiling, median [range] "
-          "| CPU per upload rooms / ceiling, median [range] |")
-    print("|---|---|---|---|")
-    for c, pairs in ratios.items():
-        rate = sorted(r for r, _ in pairs)
-        cpu = sorted(x for _, x in pairs)
-        print(f"| {c} | {len(pairs)} | {statistics.median(rate):.2f} "
-              f"[{rate[0]:.2f} to {rate[-1]:.2f}] | {statistics.median(cpu):.2f} "
-              f"[{cpu[0]:.2f} to {cpu[-1]:.2f}] |")
+                one: dict[str, tuple[float, float, float, int]] = {}
+                for name in names[rep % len(names):] + names[:rep % len(names)]:
+                    payload = request_bytes(ports[name], small, "bench-kiosk-0001")
+                    result, cpu = await window(ports[name], pids[name], payload, c, args)
+                    one[name] = (result.rate, cpu, result.pct(0.99), result.errors)
+                    print(f"| {rep + 1} | {c} | {name} | {result.rate:.1f} | {cpu:.2f} | "
+                          f"{result.pct(0.99):.1f} | {result.errors} |", flush=True)
+                got[c].append(one)
+    print("\n| concurrency | repetitions | ratio | uploads/s, median [range] "
+          "| CPU per upload, median [range] |")
+    print("|---|---|---|---|---|")
+    pairs = [("rooms", "ceiling")] + [(f"rooms@{size}", "rooms") for size in args.archive]
+    for c, reps in got.items():
+        for a, b in pairs:
+            rate = sorted(r[a][0] / r[b][0] for r in reps)
+            cpu = sorted(r[a][1] / r[b][1] for r in reps)
+            print(f"| {c} | {len(reps)} | {a} / {b} | {statistics.median(rate):.2f} "
+                  f"[{rate[0]:.2f} to {rate[-1]:.2f}] | {statistics.median(cpu):.2f} "
+                  f"[{cpu[0]:.2f} to {cpu[-1]:.2f}] |")
 
 
 async def main() -> None:

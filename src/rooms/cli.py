@@ -39,8 +39,40 @@ def migrate_in_child() -> None:
         raise SystemExit(done.returncode)
 
 
+# pydantic.v1 (~1.4 MiB) is imported by FastAPI only to ask whether a route's model is a v1
+# one; none is, and without the module the answer is "no" (README "Idle memory").
+UNUSED_BY_SERVE = ("pydantic.v1",)
+
+
+def leave_out_unused() -> None:
+    """Keep modules `rooms serve` never uses out of its process (README "Idle memory").
+
+    UNUSED_BY_SERVE is marked as not installed, unless already imported. uvicorn's and
+    prometheus_client's `__init__` run only if a name from them is asked for
+    (`rooms.kit.lazyinit`): `rooms serve` uses uvicorn's `Config` and `Server` (its
+    programmatic API; `__init__` would add its command line: click, the reload and worker
+    supervisors, watchfiles) and prometheus_client's metrics, registry and, on the first
+    scrape of /metrics, exposition (`__init__` would add its HTTP servers). FastAPI's own
+    pydantic models are built when the OpenAPI document first is."""
+    for name in UNUSED_BY_SERVE:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+    from rooms.kit.lazyinit import defer_init, import_deferring_models
+
+    uvicorn = defer_init("uvicorn")
+    if uvicorn is not None:
+        from uvicorn.config import Config
+        from uvicorn.server import Server
+
+        uvicorn.Config = Config  # type: ignore[attr-defined]  # uvicorn.lifespan imports it
+        uvicorn.Server = Server  # type: ignore[attr-defined]
+    defer_init("prometheus_client")
+    import_deferring_models("fastapi")
+
+
 def cmd_serve(settings: Settings, host: str, port: int) -> None:
-    import uvicorn
+    leave_out_unused()
+    from uvicorn.config import STARTUP_FAILURE, Config
+    from uvicorn.server import Server
 
     from rooms.app import create_app
     from rooms.live.runtime import tune_gc
@@ -52,13 +84,19 @@ def cmd_serve(settings: Settings, host: str, port: int) -> None:
     app = create_app(settings)
     tune_gc()  # thousands of open websockets: see rooms/live/runtime.py
     # proxy_headers off: TRUSTED_PROXIES (rooms.kit.clients) is the one rule for them
-    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False,
-                **uvicorn_options(settings, fd_limit),
-                timeout_graceful_shutdown=10,
-                # websocket limits and heartbeats live in the ASGI server (docs/live.md)
-                ws_per_message_deflate=False, ws_max_size=2 * settings.live_max_message_bytes,
-                ws_ping_interval=settings.live_heartbeat_s,
-                ws_ping_timeout=settings.live_heartbeat_s)
+    config = Config(app, host=host, port=port, log_config=None, proxy_headers=False,
+                    **uvicorn_options(settings, fd_limit),
+                    timeout_graceful_shutdown=10,
+                    # websocket limits and heartbeats live in the ASGI server (docs/live.md)
+                    ws_per_message_deflate=False,
+                    ws_max_size=2 * settings.live_max_message_bytes,
+                    ws_ping_interval=settings.live_heartbeat_s,
+                    ws_ping_timeout=settings.live_heartbeat_s)
+    server = Server(config)
+    with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run
+        server.run()
+    if not server.started:  # as uvicorn.run: the port was taken, the lifespan failed
+        raise SystemExit(STARTUP_FAILURE)
 
 
 def cmd_worker(settings: Settings) -> None:

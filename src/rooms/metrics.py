@@ -7,7 +7,9 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+# from the submodules: `rooms serve` does not run the package's __init__ (rooms.kit.lazyinit)
+from prometheus_client.metrics import Counter, Gauge, Histogram
+from prometheus_client.registry import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 

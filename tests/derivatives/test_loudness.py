@@ -150,3 +150,35 @@ async def test_the_sweep_measures_what_no_job_was_queued_for_and_then_rests(
     assert (await _stored(app, silent))[0] == -70.0  # silence: the floor, never null
     assert (await _stored(app, voiced))[0] is not None
     assert await sweep_loudness({"resources": res}) == 0
+
+
+async def test_one_job_measures_a_burst_of_takes_and_the_others_find_nothing_left(
+        app: FastAPI) -> None:
+    """A burst of uploads: the first job measures every take still waiting (up to
+    MEASURE_BATCH, newest first) with one trip to the render pool and one write; the jobs
+    queued for the others then have nothing to do. A revoked take is never measured."""
+    res = resources(app)
+    wavs = [tone_wav(1.0, 0.02 * (i + 1)) for i in range(4)]
+    takes = [await _stored_room_take(app, wav) for wav in wavs]
+    gone = await _stored_room_take(app, tone_wav(1.0, 0.3))
+    async with writing(res) as session:
+        row = await session.get(Artifact, gone)
+        assert row is not None
+        row.status = "REVOKED"  # type: ignore[assignment]
+    first = await service.measure_take(res, takes[0])
+    assert set(first) == {"loudness_lufs"}
+    for take, wav in zip(takes, wavs, strict=True):
+        lufs = (await _stored(app, take))[0]
+        assert lufs is not None and abs(lufs - direct(wav)) <= 0.5
+    assert await _stored(app, gone) == (None, None)
+    assert [await service.measure_take(res, take) for take in takes[1:]] == [{}, {}, {}]
+
+
+async def test_a_job_measures_at_most_one_batch(app: FastAPI) -> None:
+    res = resources(app)
+    takes = [await _stored_room_take(app, tone_wav(0.5, 0.1))
+             for _ in range(service.MEASURE_BATCH + 2)]
+    await service.measure_take(res, takes[0])
+    measured = [(await _stored(app, take))[0] is not None for take in takes]
+    # its own take, then the newest others: the two oldest after the first wait their turn
+    assert measured == [True, False, False] + [True] * (service.MEASURE_BATCH - 1)

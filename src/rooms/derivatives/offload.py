@@ -67,6 +67,12 @@ def measure_bytes(wav: bytes) -> float:
     return loudness.measure_wav(wav)
 
 
+def measure_file_blobs(root: str, keys: list[str]) -> list[float | None]:
+    """`measure_file_blob` of each key, in one call (one trip to the render pool for a
+    batch of takes)."""
+    return [measure_file_blob(root, key) for key in keys]
+
+
 def measure_file_blob(root: str, key: str) -> float | None:
     """`measure_bytes` of the blob at `key` in the file store at `root`, read here in the
     worker; None when it is gone."""

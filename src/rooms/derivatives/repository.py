@@ -227,39 +227,40 @@ class Unmeasured:
     essence_uri: str
 
 
-async def unmeasured(session: AsyncSession, artifact_id: int, now: datetime) -> Unmeasured:
-    """The audio of a live take whose loudness is still NULL (raw and/or essence)."""
-    row = (await session.execute(select(
+def to_measure(conn: Connection, artifact_id: int, now: datetime,
+               limit: int) -> dict[int, Unmeasured]:
+    """What to measure, by take id: what of live take `artifact_id` is still unmeasured
+    (raw and/or essence), then up to `limit - 1` other live takes whose raw audio is
+    unmeasured, newest first (`artifact_unmeasured_idx`), so that one job measures what
+    a burst of uploads queued (docs/loudness.md). Takes with nothing to do are left out."""
+    row = conn.execute(select(
         Artifact.raw_uri, Artifact.loudness_lufs, Artifact.essence_loudness_lufs,
         playable.raw_clause(now)).where(Artifact.id == artifact_id,
-                                        Artifact.status == "ACTIVE"))).first()
-    if row is None:
-        return Unmeasured("", "")
-    raw_uri, raw_lufs, essence_lufs, has_raw = row
-    essence = ""
-    if essence_lufs is None:
-        essence = (await session.execute(select(Derivative.uri).where(
-            Derivative.artifact_id == artifact_id, Derivative.kind == ESSENCE,
-            or_(Derivative.expires_at.is_(None), Derivative.expires_at > now)))).scalar() or ""
-    return Unmeasured(str(raw_uri) if raw_lufs is None and has_raw else "", str(essence))
-
-
-async def store_loudness(session: AsyncSession, artifact_id: int, *,
-                         raw: float | None, essence: float | None) -> bool:
-    """Set the measured values (None leaves a column as it is) on a still-ACTIVE take."""
-    values = {k: v for k, v in (("loudness_lufs", raw), ("essence_loudness_lufs", essence))
-              if v is not None}
-    if not values:
-        return False
-    done = (await session.execute(update(Artifact).where(
-        Artifact.id == artifact_id, Artifact.status == "ACTIVE").values(**values)
-        .returning(Artifact.id))).first()
-    return done is not None
+                                        Artifact.status == "ACTIVE")).first()
+    out: dict[int, Unmeasured] = {}
+    if row is not None:
+        raw_uri, raw_lufs, essence_lufs, has_raw = row
+        essence = ""
+        if essence_lufs is None:
+            essence = conn.execute(select(Derivative.uri).where(
+                Derivative.artifact_id == artifact_id, Derivative.kind == ESSENCE,
+                or_(Derivative.expires_at.is_(None), Derivative.expires_at > now))
+            ).scalar() or ""
+        todo = Unmeasured(str(raw_uri) if raw_lufs is None and has_raw else "", str(essence))
+        if todo.raw_uri or todo.essence_uri:
+            out[artifact_id] = todo
+    if limit > 1:
+        others = conn.execute(select(Artifact.id, Artifact.raw_uri, playable.raw_clause(now))
+                              .where(text(UNMEASURED), Artifact.id != artifact_id)
+                              .order_by(Artifact.id.desc()).limit(limit - 1))
+        out.update((int(i), Unmeasured(str(uri), "")) for i, uri, has_raw in others if has_raw)
+    return out
 
 
 def set_loudness(conn: Connection, artifact_id: int, *, raw: float | None,
                  essence: float | None) -> bool:
-    """`store_loudness` on a plain connection (for `Database.write`)."""
+    """Set the measured values (None leaves a column as it is) on a still-ACTIVE take;
+    False when it is no longer ACTIVE (on a plain connection, for `Database.write`)."""
     values = {k: v for k, v in (("loudness_lufs", raw), ("essence_loudness_lufs", essence))
               if v is not None}
     if not values:

@@ -33,11 +33,11 @@ from rooms.models import utcnow
 from rooms.recordings.removal import delete_blobs
 from rooms.resources import Resources
 from rooms.storage import BlobNotFound, BlobStore, FileBlobStore
-from rooms.uow import unit_of_work
 
 log = get_logger("rooms.derivatives")
 RENDER_JOB = "render_derivatives"
 MEASURE_JOB = "measure_loudness"
+MEASURE_BATCH = 16  # takes one measure_loudness job measures at most (measure_take)
 Stage = Callable[[str], Awaitable[None]]
 
 
@@ -106,16 +106,13 @@ async def _render_and_store(res: Resources, raw_key: str, keys: dict[str, str],
 
 
 async def _measure(res: Resources, key: str) -> float | None:
-    """The loudness of the blob at `key` (in the render pool; with the file store the
-    worker reads the blob itself); None when it is gone."""
-    pool = render_pool(res)
-    if isinstance(res.blobs, FileBlobStore):
-        return await pool.run(offload.measure_file_blob, str(res.blobs.root), key)
+    """The loudness of the blob at `key` in a store other than files (S3: this process
+    reads it, the render pool measures it); None when it is gone."""
     try:
         wav = await res.blobs.read(key)
     except BlobNotFound:
         return None
-    return await pool.run(offload.measure_bytes, wav)
+    return await render_pool(res).run(offload.measure_bytes, wav)
 
 
 async def _nothing(_: str) -> None:
@@ -167,28 +164,41 @@ async def render_take(res: Resources, artifact_id: int, *, stage: Stage = _nothi
 
 async def measure_take(res: Resources, artifact_id: int) -> dict[str, float]:
     """Measure what of a live take is still unmeasured (raw, essence) in the render pool
-    and store it (`measure_loudness` job; docs/loudness.md). Returns what it stored, by
-    column; {} when there was nothing to do or the take went meanwhile. Storage and
-    decoding errors raise (the job runner retries)."""
-    async with res.sessions() as session:
-        todo = await repository.unmeasured(session, artifact_id, utcnow())
-    measured: dict[str, float] = {}
-    for column, uri in (("loudness_lufs", todo.raw_uri),
-                        ("essence_loudness_lufs", todo.essence_uri)):
-        if not uri:
-            continue
-        value = await _measure(res, uri)
-        if value is None:
-            continue  # expired or revoked since the read
-        measured[column] = value
+    and store it (`measure_loudness` job; docs/loudness.md). The same job also measures up
+    to `MEASURE_BATCH - 1` other takes still waiting (newest first), in one trip to the
+    pool and one write, so a burst of uploads costs a few jobs' work, not one each; the
+    jobs queued for those takes then find nothing to do. Returns what it stored for
+    `artifact_id`, by column; {} when there was nothing to do or the take went meanwhile.
+    Storage and decoding errors raise (the job runner retries)."""
+    todo = await res.db.read(
+        lambda conn: repository.to_measure(conn, artifact_id, utcnow(), MEASURE_BATCH))
+    wanted = [(take, column, uri) for take, item in todo.items()
+              for column, uri in (("loudness_lufs", item.raw_uri),
+                                  ("essence_loudness_lufs", item.essence_uri)) if uri]
+    if not wanted:
+        return {}
+    values = await _measure_all(res, [uri for _, _, uri in wanted])
+    measured: dict[int, dict[str, float]] = {}
+    for (take, column, _), value in zip(wanted, values, strict=True):
+        if value is not None:  # None: expired or revoked since the read
+            measured.setdefault(take, {})[column] = value
     if not measured:
         return {}
-    async with unit_of_work(res) as uow:
-        await uow.begin_write()
-        stored = await repository.store_loudness(
-            uow.session, artifact_id, raw=measured.get("loudness_lufs"),
-            essence=measured.get("essence_loudness_lufs"))
-    if not stored:
-        return {}
-    log.info("derivatives.loudness.measured", artifact_id=artifact_id, **measured)
-    return measured
+
+    def store(conn: Connection) -> set[int]:
+        return {take for take, cols in measured.items() if repository.set_loudness(
+            conn, take, raw=cols.get("loudness_lufs"),
+            essence=cols.get("essence_loudness_lufs"))}
+    stored = await res.db.write(store)
+    log.info("derivatives.loudness.measured", artifact_id=artifact_id, takes=len(stored),
+             **measured.get(artifact_id, {}))
+    return measured[artifact_id] if artifact_id in stored else {}
+
+
+async def _measure_all(res: Resources, keys: list[str]) -> list[float | None]:
+    """The loudness of each blob (None where it is gone): with the file store in one call
+    to the render pool, whose worker reads the blobs itself."""
+    if isinstance(res.blobs, FileBlobStore):
+        return await render_pool(res).run(offload.measure_file_blobs, str(res.blobs.root),
+                                          keys)
+    return [await _measure(res, key) for key in keys]

@@ -17,14 +17,14 @@ outlives its timeout has its worker killed (the pool is replaced) and raises Ren
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rooms.logging import get_logger
+
+if TYPE_CHECKING:  # multiprocessing's pool loads with the first render (README "Idle memory")
+    from concurrent.futures import ProcessPoolExecutor
 
 log = get_logger("rooms.derivatives.workers")
 T = TypeVar("T")
@@ -49,6 +49,8 @@ def _lower_priority() -> None:
 
 
 def _context() -> Any:
+    import multiprocessing
+
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["rooms.derivatives.render"])
     return ctx
@@ -63,6 +65,8 @@ class RenderPool:
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
+            from concurrent.futures import ProcessPoolExecutor
+
             self._executor = ProcessPoolExecutor(self.workers, mp_context=_context(),
                                                  initializer=_lower_priority,
                                                  max_tasks_per_child=MAX_TASKS_PER_CHILD)
@@ -71,6 +75,8 @@ class RenderPool:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` in a worker process (both must pickle); RenderTimeout past the
         timeout, BrokenProcessPool if a worker died (the next call gets a fresh pool)."""
+        from concurrent.futures.process import BrokenProcessPool
+
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool(), fn, *args)
         try:

@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from rooms.deps import ResourcesDep
@@ -115,6 +114,9 @@ async def health(res: ResourcesDep) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(res: ResourcesDep) -> Response:
+    # the exposition module loads with the first scrape (README "Idle memory")
+    from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
     res.metrics.live_connections.set(res.live.total)
     for topic, n in res.live.counts().items():
         res.metrics.live_subscribers.labels(topic).set(n)

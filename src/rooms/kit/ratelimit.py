@@ -10,10 +10,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-
-from limits import RateLimitItem, RateLimitItemPerSecond
+from typing import TYPE_CHECKING
 
 from rooms.kit.store import MemoryStore, Store
+
+if TYPE_CHECKING:
+    from limits import RateLimitItem
 
 NAMESPACE = "rooms"
 
@@ -45,4 +47,6 @@ class RateLimiter:
 
 
 def _item(limit: int, window_s: int) -> RateLimitItem:
+    from limits import RateLimitItemPerSecond  # on the first rate-limited request (idle memory)
+
     return RateLimitItemPerSecond(limit, window_s, namespace=NAMESPACE)

@@ -26,13 +26,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from limits import RateLimitItem, WindowStats
-from limits.aio.storage import MemoryStorage, RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
-
 from rooms.logging import get_logger
 
-if TYPE_CHECKING:  # redis is imported only where a Redis is configured (idle memory)
+if TYPE_CHECKING:
+    # `limits` (~2.6 MiB) loads with the first rate-limited request, redis only where a Redis
+    # is configured (README "Idle memory")
+    from limits import RateLimitItem, WindowStats
+    from limits.aio.strategies import MovingWindowRateLimiter
     from redis.asyncio import Redis
 
 log = get_logger("rooms.kit.store")
@@ -69,7 +69,17 @@ class MemoryStore:
         self.clock = clock  # public so tests can move time instead of sleeping
         self._data: dict[str, tuple[str | int, float]] = {}  # key -> (value, expires at)
         self._prune_at = 1024
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._window_limiter: MovingWindowRateLimiter | None = None
+
+    @property
+    def _limiter(self) -> MovingWindowRateLimiter:
+        """The moving-window limiter, built (and `limits` imported) on first use."""
+        if self._window_limiter is None:
+            from limits.aio.storage import MemoryStorage
+            from limits.aio.strategies import MovingWindowRateLimiter
+
+            self._window_limiter = MovingWindowRateLimiter(MemoryStorage())
+        return self._window_limiter
 
     def __len__(self) -> int:
         return len(self._data)
@@ -131,6 +141,9 @@ class RedisStore:
     def __init__(self, redis: Redis, redis_url: str, *, prefix: str = PREFIX) -> None:
         self._redis = redis
         self._prefix = prefix
+        from limits.aio.storage import RedisStorage
+        from limits.aio.strategies import MovingWindowRateLimiter
+
         storage = RedisStorage(_limits_uri(redis_url), implementation="redispy",
                                key_prefix=f"{prefix}rl",
                                connection_pool=redis.connection_pool)  # type: ignore[arg-type]

@@ -3,7 +3,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, false, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    event,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rooms.models.base import Base, UTCDateTime, utcnow
@@ -25,9 +37,9 @@ class Artifact(Base):
         Index("artifact_active_idx", "status", "expires_at"),
         Index("artifact_deploy_idx", "deployment_kind", "status"),
         Index("artifact_raw_expiry_idx", "raw_expires_at"),
-        # the loudness sweep: only live takes with raw audio still unmeasured (migration 0005)
-        Index("artifact_unmeasured_idx", "id", sqlite_where=text(UNMEASURED),
-              postgresql_where=text(UNMEASURED)),
+        # the loudness sweep: only live takes with raw audio still unmeasured (migration 0005);
+        # its PostgreSQL `WHERE` is added by `_postgresql_where` below
+        Index("artifact_unmeasured_idx", "id", sqlite_where=text(UNMEASURED)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,3 +76,16 @@ class Artifact(Base):
     held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     consent: Mapped[ConsentManifest] = relationship(lazy="raise")
+
+
+@event.listens_for(Artifact.__table__, "before_create")
+def _postgresql_where(table: Table, connection: Any, **_: Any) -> None:
+    """`postgresql_where` on the partial index, set when the table is created on PostgreSQL.
+
+    Written in `__table_args__` it would import SQLAlchemy's whole PostgreSQL dialect
+    (~2.5 MiB) into every process that imports the models, an embedded server too (README
+    "Idle memory"). Only DDL from the metadata reads it; the migrations create the index
+    themselves (0005)."""
+    if connection.dialect.name == "postgresql":
+        index = next(i for i in table.indexes if i.name == "artifact_unmeasured_idx")
+        index.dialect_options["postgresql"]["where"] = text(UNMEASURED)

@@ -150,6 +150,8 @@ class _Collector:
         if self._fd is None:
             self._fd, name = tempfile.mkstemp(dir=self.staging, prefix="upload-", suffix=".wav")
             self._spool = Path(name)
+        if len(chunks) > 1:  # one buffer: one GIL release for the hash and one for the write
+            chunks = [b"".join(chunks)]
         for chunk in chunks:
             self._hash.update(chunk)
         _write_all(self._fd, chunks)

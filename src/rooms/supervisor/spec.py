@@ -21,7 +21,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rooms.errors import ConfigError
@@ -88,6 +87,8 @@ def load_specs(path: Path, known: frozenset[str] | None = None) -> list[TaskSpec
     specs = {spec.name: spec for spec in SEED_TASKS}
     if not path.exists():
         return list(specs.values())
+    import yaml  # only for a worker table on disk (~0.6 MiB otherwise idle)
+
     try:
         document = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
