@@ -9,6 +9,13 @@ to the last receipt. The clients are raw asyncio protocols on uvloop (a small fr
 answer pings), so the load generator costs less per message than either server.
 
     .venv/bin/python benchmarks/live_fanout.py [--quick] [--only rooms|bare] [--n 5000 ...]
+                                              [--repeat 5] [--seconds 6]
+
+`--repeat N` runs the servers interleaved (rooms, bare, rooms, bare, ... for each N) and
+adds a paired summary: for each load, the median and range over the repetitions of
+rooms/bare delivered msgs/s, p99 and server CPU time per delivered message, each ratio
+taken within one repetition (so a machine that slows down for a while hurts both sides of a
+ratio alike), and the median RSS per idle connection of each server.
 
 Tokens for rooms are minted here with the server's SECRET_KEY (the same code as POST
 /api/v1/live/token, without 5,000 HTTP round trips). Everything is on loopback.
@@ -23,6 +30,7 @@ import os
 import resource
 import secrets
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -204,6 +212,7 @@ async def connect_all(server: Server, n: int, stats: Stats) -> list[asyncio.Tran
 @dataclass
 class Row:
     server: str
+    rep: int
     n: int
     rate: float
     delivered_per_s: float
@@ -214,10 +223,11 @@ class Row:
     server_cpu: float
     load_cpu: float
     lagged: int
+    cpu_us_per_msg: float  # server CPU time per delivered message
 
 
 async def run_load(server: Server, stats: Stats, n: int, rate: float, seconds: float,
-                   rss_per_conn: float) -> Row:
+                   rss_per_conn: float, rep: int = 0) -> Row:
     loop = asyncio.get_running_loop()
     stats.reset()
     cpu0, own0, t0 = cpu_s(server.proc.pid), cpu_s(os.getpid()), time.time()
@@ -234,13 +244,13 @@ async def run_load(server: Server, stats: Stats, n: int, rate: float, seconds: f
     span = stats.last_at - stats.first_ts + 1 / rate if stats.received else seconds
     busy = max(stats.last_at - t0, 1e-3)  # CPU shares: from the command to the last receipt
     lat = np.array(stats.latencies) * 1000 if stats.latencies else np.zeros(1)
-    return Row(server.kind, n, rate, stats.received / span, expected / seconds,
+    return Row(server.kind, rep, n, rate, stats.received / span, expected / seconds,
                float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), rss_per_conn,
                (cpu_s(server.proc.pid) - cpu0) / busy, (cpu_s(os.getpid()) - own0) / busy,
-               stats.lagged)
+               stats.lagged, (cpu_s(server.proc.pid) - cpu0) / max(stats.received, 1) * 1e6)
 
 
-async def bench(kind: str, n: int, loads: list[tuple[float, float]]) -> list[Row]:
+async def bench(kind: str, n: int, loads: list[tuple[float, float]], rep: int = 0) -> list[Row]:
     """A fresh server for N clients (so RSS per connection is not flattered by reuse)."""
     rows: list[Row] = []
     server = Server(kind, free_port())
@@ -255,7 +265,7 @@ async def bench(kind: str, n: int, loads: list[tuple[float, float]]) -> list[Row
         per_conn = (rss_kb(server.proc.pid) - before) / n
         print(f"{kind}: {n:,} clients connected in {opened_s:.1f} s", file=sys.stderr)
         for rate, seconds in loads:
-            row = await run_load(server, stats, n, rate, seconds, per_conn)
+            row = await run_load(server, stats, n, rate, seconds, per_conn, rep)
             print(f"  {rate:g} events/s: {row.delivered_per_s:,.0f} msgs/s, "
                   f"p99 {row.p99_ms:.0f} ms", file=sys.stderr)
             rows.append(row)
@@ -267,16 +277,54 @@ async def bench(kind: str, n: int, loads: list[tuple[float, float]]) -> list[Row
 
 
 def table(rows: list[Row]) -> str:
-    bare = {(r.n, r.rate): r.delivered_per_s for r in rows if r.server == "bare"}
-    out = ["| server | clients | events/s | offered msgs/s | delivered msgs/s | vs bare "
-           "| p50 ms | p99 ms | RSS/conn KiB | server CPU | load CPU | lagged notices |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    bare = {(r.rep, r.n, r.rate): r.delivered_per_s for r in rows if r.server == "bare"}
+    reps = len({r.rep for r in rows}) > 1
+    out = ["| server |" + (" rep |" if reps else "") + " clients | events/s | offered msgs/s "
+           "| delivered msgs/s | vs bare | p50 ms | p99 ms | RSS/conn KiB | server CPU "
+           "| server CPU µs/msg | load CPU | lagged notices |",
+           "|---|" + ("---:|" if reps else "") + "---:|---:|---:|---:|---:|---:|---:|---:|---:"
+           "|---:|---:|---:|"]
     for r in rows:
-        ratio = r.delivered_per_s / bare[(r.n, r.rate)] if (r.n, r.rate) in bare else 0.0
-        out.append(f"| {r.server} | {r.n:,} | {r.rate:g} | {r.expected_per_s:,.0f} "
+        key = (r.rep, r.n, r.rate)
+        ratio = r.delivered_per_s / bare[key] if key in bare else 0.0
+        out.append(f"| {r.server} |" + (f" {r.rep + 1} |" if reps else "")
+                   + f" {r.n:,} | {r.rate:g} | {r.expected_per_s:,.0f} "
                    f"| {r.delivered_per_s:,.0f} | {ratio:.2f} | {r.p50_ms:.1f} "
                    f"| {r.p99_ms:.1f} | {r.rss_kb_per_conn:.1f} | {r.server_cpu:.0%} "
-                   f"| {r.load_cpu:.0%} | {r.lagged:,} |")
+                   f"| {r.cpu_us_per_msg:.1f} | {r.load_cpu:.0%} | {r.lagged:,} |")
+    return "\n".join(out)
+
+
+def _spread(values: list[float], digits: int = 2) -> str:
+    """`median [min-max]` of paired values (just the value when there is one)."""
+    med = f"{statistics.median(values):.{digits}f}"
+    if len(values) < 2:
+        return med
+    return f"{med} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
+
+
+def paired(rows: list[Row]) -> str:
+    """Per load: rooms/bare ratios taken within each repetition, then their median and range."""
+    by = {(r.server, r.rep, r.n, r.rate): r for r in rows}
+    loads = sorted({(r.n, r.rate) for r in rows})
+    out = ["| clients | events/s | reps | delivered rooms/bare | p99 rooms/bare "
+           "| CPU/msg rooms/bare | rooms p99 ms | bare p99 ms | RSS/conn KiB rooms | bare |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for n, rate in loads:
+        pairs = [(by[("rooms", rep, n, rate)], by[("bare", rep, n, rate)])
+                 for rep in sorted({r.rep for r in rows})
+                 if ("rooms", rep, n, rate) in by and ("bare", rep, n, rate) in by]
+        if not pairs:
+            continue
+        out.append(
+            f"| {n:,} | {rate:g} | {len(pairs)} "
+            f"| {_spread([a.delivered_per_s / b.delivered_per_s for a, b in pairs])} "
+            f"| {_spread([a.p99_ms / max(b.p99_ms, 1e-3) for a, b in pairs])} "
+            f"| {_spread([a.cpu_us_per_msg / max(b.cpu_us_per_msg, 1e-3) for a, b in pairs])} "
+            f"| {_spread([a.p99_ms for a, _ in pairs], 0)} "
+            f"| {_spread([b.p99_ms for _, b in pairs], 0)} "
+            f"| {_spread([a.rss_kb_per_conn for a, _ in pairs], 1)} "
+            f"| {_spread([b.rss_kb_per_conn for _, b in pairs], 1)} |")
     return "\n".join(out)
 
 
@@ -286,15 +334,19 @@ PINNED = (os.cpu_count() or 1) >= 2 and sys.platform.startswith("linux")
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--seconds", type=float,
+                        help="seconds per load (default 6, or 3 with --quick)")
     parser.add_argument("--only", choices=["rooms", "bare"])
     parser.add_argument("--n", type=int, action="append", choices=[100, 1000, 5000],
                         help="run only these client counts (repeatable)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="interleaved repetitions (rooms, bare, rooms, bare, ...) per N")
     args = parser.parse_args()
     if PINNED:
         os.sched_setaffinity(0, {1})
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 1 << 16)), hard))
-    s = 3.0 if args.quick else 6.0
+    s = args.seconds or (3.0 if args.quick else 6.0)
     plan = [(100, [(100.0, s)]),
             (1000, [(100.0, s), (200.0, s)]),  # 200/s offers more than either can send
             (5000, [(1.0, 2.5 * s), (20.0, s)])]
@@ -303,9 +355,13 @@ def main() -> None:
     kinds = [args.only] if args.only else ["rooms", "bare"]
     rows: list[Row] = []
     for n, loads in plan:  # rooms and bare side by side, one N at a time
-        for kind in kinds:
-            rows += uvloop.run(bench(kind, n, loads))
+        for rep in range(max(1, args.repeat)):
+            for kind in kinds:
+                rows += uvloop.run(bench(kind, n, loads, rep))
     print(table(rows))
+    if len(kinds) == 2:
+        print()
+        print(paired(rows))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ Prints `READY` once listening, then obeys lines on stdin:
     QUIT                                       -> stops
 Each event is `{"topic":"stage","seq":N,"ts":<time.time() at publish>,"pad":"xx…"}`.
 
-`rooms` is the real app (create_app, embedded, uvicorn configured as `rooms serve` does) and
+`rooms` is the real app (create_app, embedded, uvicorn configured as `rooms serve` does: its
+websocket protocol, no proxy headers, no permessage-deflate; not its connection bound) and
 publishes through `hub.publish`; `bare` is the smallest broadcast server the `websockets`
 library allows (`serve` + `broadcast`, no queues, no backpressure), both on uvloop.
 """
@@ -79,6 +80,7 @@ async def run_rooms(port: int) -> None:
     from rooms.config import load_settings
     from rooms.db import migrate
     from rooms.logging import configure_logging
+    from rooms.serving import LeanWebSockets
 
     var = Path(tempfile.mkdtemp(prefix="rooms-live-bench-"))
     settings = load_settings(var_dir=var, secret_key=os.environ["SECRET_KEY"],
@@ -88,7 +90,7 @@ async def run_rooms(port: int) -> None:
     app = create_app(settings)
     tune_gc()  # as `rooms serve` does
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                            proxy_headers=False, ws_per_message_deflate=False,
+                            proxy_headers=False, ws=LeanWebSockets, ws_per_message_deflate=False,
                             timeout_graceful_shutdown=2, backlog=4096)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

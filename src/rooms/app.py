@@ -25,7 +25,7 @@ from rooms.health.endpoints import router as health_router
 from rooms.instance import announce_first_start, ensure_secrets
 from rooms.kit.clients import Network, ProxyHeadersMiddleware, parse_networks
 from rooms.limits import BodyGuardMiddleware, BodyLimitMiddleware
-from rooms.live.endpoints import ServerSendMiddleware
+from rooms.live.endpoints import LiveSocketsMiddleware
 from rooms.live.endpoints import router as live_router
 from rooms.logging import get_logger
 from rooms.metrics import MetricsMiddleware, loop_lag_monitor
@@ -172,6 +172,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyGuardMiddleware)  # body idle timeout, concurrent uploads
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(LiveSocketsMiddleware)  # /ws/live, /ws/ops: straight to their endpoint
     app.add_middleware(ProxyHeadersMiddleware, proxies=_trusted_proxies)  # client_ip's rule
-    app.add_middleware(ServerSendMiddleware)  # outermost of ours: sees the server's own send
     return app

@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from rooms.config import Settings
 from rooms.live.hub import Hub
+from rooms.serving import LeanWebSockets
 from tests.helpers import resources
 
 
@@ -55,11 +56,12 @@ class LiveServer:
 
 @asynccontextmanager
 async def serve(app: FastAPI, **config: Any) -> AsyncIterator[LiveServer]:
-    """uvicorn on a free loopback port, in this event loop; stopped (and awaited) after."""
+    """uvicorn on a free loopback port, in this event loop, with the websocket protocol `rooms
+    serve` uses; stopped (and awaited) after."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    options: dict[str, Any] = {"lifespan": "off", "log_config": None,
+    options: dict[str, Any] = {"lifespan": "off", "log_config": None, "ws": LeanWebSockets,
                                "ws_per_message_deflate": False, "timeout_graceful_shutdown": 5}
     server = uvicorn.Server(uvicorn.Config(app, **{**options, **config}))
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 
+from rooms.live.hub import BUSY_LAG_S
 from tests.live.conftest import LiveServer, live_client, serve, until
 from tests.live.rawws import OP_TEXT, RawClient
 
@@ -155,3 +157,49 @@ async def test_a_client_that_stops_reading_is_really_gone_after_the_grace(
                     what="the server to drop the socket of a peer that reads nothing")
     finally:
         await slow.aclose()
+
+
+def _socket_tasks() -> tuple[int, int]:
+    """(websocket tasks uvicorn runs, tasks of LiveConnection: senders) in this loop."""
+    names = [task.get_coro().__qualname__ for task in asyncio.all_tasks()]  # type: ignore[union-attr]
+    return (sum(name.endswith(".run_asgi") for name in names),
+            sum(name.startswith("LiveConnection.") for name in names))
+
+
+async def test_an_idle_websocket_holds_one_task_and_a_busy_one_a_sender_only_while_busy(
+        live_server: LiveServer) -> None:
+    # Memory per idle websocket is mostly what its tasks hold (README "Live fan-out"): one,
+    # the server's, reading; events are written from publish, a sender exists only meanwhile.
+    hub = live_server.hub
+    clients = [await _raw_subscriber(live_server) for _ in range(10)]
+    try:
+        await until(lambda: hub.total == 10)
+        await until(lambda: _socket_tasks() == (10, 0), what="one task per idle websocket")
+        await hub.publish("stage", {"seq": 1})
+        for raw in clients:
+            opcode, payload = await raw.read_frame(timeout=10.0)
+            assert opcode == OP_TEXT and json.loads(payload)["seq"] == 1
+        await clients[0].send_json({"op": "ping"})  # a reply is written by a sender task
+        assert await clients[0].read_frame(timeout=10.0) == (OP_TEXT, b'{"op":"pong"}')
+        await until(lambda: _socket_tasks() == (10, 0), what="the sender to end when done")
+        # Past saturation events queue and each socket's sender waits for the next one...
+        deadline = time.monotonic() + 10
+        while hub.writing_directly:
+            assert time.monotonic() < deadline, "the lag was never noticed"
+            time.sleep(2 * BUSY_LAG_S)  # a blocked event loop, as under too much load
+            await asyncio.sleep(0)
+        await hub.publish("stage", {"seq": 2})
+        for raw in clients:
+            opcode, payload = await raw.read_frame(timeout=10.0)
+            assert opcode == OP_TEXT and json.loads(payload)["seq"] == 2
+        assert _socket_tasks()[1] > 0
+        # ...and once the hub writes directly again, the next event ends them.
+        await until(lambda: hub.writing_directly, what="direct writes to resume")
+        await hub.publish("stage", {"seq": 3})
+        for raw in clients:
+            opcode, payload = await raw.read_frame(timeout=10.0)
+            assert opcode == OP_TEXT and json.loads(payload)["seq"] == 3
+        await until(lambda: _socket_tasks() == (10, 0), what="the senders to end")
+    finally:
+        for raw in clients:
+            await raw.aclose()

@@ -1,16 +1,24 @@
-"""One accepted websocket: a receive loop, a send loop and a send watchdog in one TaskGroup.
+"""One accepted websocket: the connection's own task reads; a sender task runs only while
+there is something to write that could not be written at once.
 
-The send loop is the only writer. It drains the connection's mailbox (replies first, then a
-`lagged` notice if events were dropped, then events, oldest first). Whichever loop ends
-first raises `_Closed`, which cancels the others; the close frame, if any, is sent once,
-after the group is done.
+An idle connection is one task (the server's, reading) and no buffers. Events reach it from
+`publish` through `_send_now` (see `Subscriber.send_now`): uvicorn's send is a coroutine
+that finishes without suspending while the socket takes data, so it is stepped once by hand.
+If it does suspend (the peer's buffer is full) or fails, or events queue while the event loop
+runs late, or a reply or a close is due, the subscriber `kick`s the connection, which starts
+a sender task (`_drain`): it finishes the half-run send as its own (`_finish`), then writes
+replies first, then a `lagged` notice if events were dropped, then events, oldest first, and
+ends once the mailbox is empty (`Subscriber.park`); while the hub is queueing (past
+saturation) it waits for the next event instead, so a busy connection does not start a task
+per publish, and ends once the hub writes directly again. There is at most one sender at a
+time and direct writes happen only while it is not writing, so order is kept and there is one
+writer.
 
-While the send loop is parked on an empty mailbox, the hub may write an event straight away
-through `_send_now` (see `Subscriber.send_now`): uvicorn's send is a coroutine that finishes
-without suspending while the socket takes data, so it is stepped once by hand. If it does
-suspend (the peer's buffer is full) or fails, the half-run coroutine is handed to the send
-loop, which finishes it as its own (`_finish`) before anything else; events that arrive
-meanwhile queue as usual, so order is kept and there is still one writer at a time.
+A send that stays pending for LIVE_SEND_TIMEOUT_S closes the client with 4408: the sender
+waits on a suspended send under that deadline (no watchdog task; a send that completes at
+once costs no timer). Whichever side ends first ends the other (the sender cancels the
+reading task, or the reader cancels the sender); the close frame, if any, is sent once, by
+the connection's own task, after both are done.
 """
 
 from __future__ import annotations
@@ -64,10 +72,10 @@ class _Closed(Exception):
 
 
 class _InFlight:
-    """A send coroutine stepped outside the send loop, not yet finished.
+    """A send coroutine stepped outside the sender, not yet finished.
 
     `first` is what its first step yielded (a future it waits on) or the exception it raised;
-    awaiting this object resumes it inside the send loop's task, which then owns it.
+    awaiting this object resumes it inside the sender task, which then owns it.
     """
 
     __slots__ = ("coro", "first")
@@ -117,6 +125,17 @@ def abort_transport(send: Send) -> bool:
     return True
 
 
+def _writable_flag(send: Send) -> Callable[[], bool] | None:
+    """`is_set` of the event uvicorn's websocket `send` waits on before writing, if it has one.
+
+    While it is set, that send writes to the transport and returns without suspending, so
+    the sender awaits it plainly (cheaper per message than stepping it by hand); when it is
+    clear (the peer's buffers are full) the send is stepped and finished under the deadline.
+    """
+    flag = getattr(getattr(getattr(send, "__self__", None), "writable", None), "is_set", None)
+    return flag if callable(flag) else None
+
+
 async def _awaited(awaitable: Awaitable[None]) -> None:
     await awaitable
 
@@ -124,6 +143,8 @@ async def _awaited(awaitable: Awaitable[None]) -> None:
 class TokenBucket:
     """`rate` messages/s with bursts of `rate` (at least 1). Past the budget a message is
     "limited" (ignored, the client told once); a further burst's worth is "abuse"."""
+
+    __slots__ = ("burst", "rate", "stamp", "tokens")
 
     def __init__(self, rate: float, now: float) -> None:
         self.rate = rate
@@ -141,40 +162,66 @@ class TokenBucket:
 
 
 class LiveConnection:
+    __slots__ = ("_allowed", "_bucket", "_clock", "_device", "_ended", "_in_flight", "_kind",
+                 "_limited", "_on_device", "_reader", "_send", "_sender", "_sending_since",
+                 "_settings", "_sub", "_writable", "_ws", "sent")
+
     def __init__(self, ws: WebSocket, sub: Subscriber, *, send: Send, settings: Settings,
                  allowed_topics: frozenset[str], kind: str,
                  on_device: Callable[[DeviceReport], None] | None = None) -> None:
+        loop = asyncio.get_running_loop()
         self._on_device = on_device  # a kiosk or room page reporting itself (live.devices)
         self._device: tuple[str, str] | None = None  # the one device this connection is
         self._ws = ws  # accept, receive and close
         self._send = send  # the server's own ASGI send, for every message after accept
+        self._writable = _writable_flag(send)
         self._sub = sub
         self._settings = settings
         self._allowed = allowed_topics
         self._kind = kind
-        self._bucket = TokenBucket(settings.live_messages_per_s,
-                                   asyncio.get_running_loop().time())
+        self._bucket = TokenBucket(settings.live_messages_per_s, loop.time())
         self._limited = False
         self._sending_since = 0.0  # loop time a pending send started; 0.0 when idle
-        self._clock = asyncio.get_running_loop().time
+        self._clock = loop.time
         self._in_flight: _InFlight | None = None
+        self._reader: asyncio.Task[Any] | None = None  # the connection's own task, while reading
+        self._sender: asyncio.Task[None] | None = None  # only while there is work (`_drain`)
+        self._ended: _Closed | None = None  # why the sender ended the connection
         self.sent = 0
 
     async def run(self) -> None:
         started = time.monotonic()
+        sub = self._sub
+        task = asyncio.current_task()
+        assert task is not None
         closed = _Closed(None)
+        self._reader = task
+        sub.send_now = self._send_now
+        sub.kick = self._kick
+        if not sub.park():  # replies already queued (the ops socket's "subscribed")
+            self._kick()
         try:
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._receive_loop())
-                tg.create_task(self._send_loop())
-                tg.create_task(self._watch_sends())
-        except* _Closed as group:
-            first = group.exceptions[0]
-            assert isinstance(first, _Closed)
-            closed = first
-        except* Exception as group:
-            log.error("live.client.crashed", kind=self._kind, exc_info=group.exceptions[0])
+            await self._receive_loop()
+        except _Closed as exc:
+            closed = exc
+        except asyncio.CancelledError:
+            if self._ended is None:  # cancelled from outside: not ours to swallow
+                raise
+            if task.uncancel():  # the sender's cancel, plus another one from outside
+                raise
+            closed = self._ended
+        except Exception as exc:
+            log.error("live.client.crashed", kind=self._kind, exc_info=exc)
             closed = _Closed(CLOSE_INTERNAL, "internal error")
+        finally:
+            self._reader = None
+            sub.send_now = sub.kick = None  # no more direct writes, no new sender
+            sender = self._sender
+            if sender is not None:
+                sender.cancel()
+                await asyncio.wait((sender,))
+        if self._ended is not None and closed.code is None and self._ended.code is not None:
+            closed = self._ended  # the sender asked to close just as the reader stopped
         stuck = closed.code == CLOSE_SLOW
         if closed.code is not None and self._ws.application_state == WebSocketState.CONNECTED:
             try:
@@ -188,7 +235,7 @@ class LiveConnection:
             abort_transport(self._send)
         log.info("live.client.closed", kind=self._kind, code=closed.code, reason=closed.reason,
                  seconds=round(time.monotonic() - started, 1), sent=self.sent,
-                 dropped=self._sub.dropped_total + self._sub.dropped)
+                 dropped=sub.dropped_total + sub.dropped)
 
     # --- receiving ---------------------------------------------------------------------
     async def _receive_loop(self) -> NoReturn:
@@ -265,58 +312,82 @@ class LiveConnection:
         except StopIteration:
             self.sent += 1
             return True
-        except Exception as exc:  # the peer is gone: the send loop raises it as its own
+        except Exception as exc:  # the peer is gone: the sender raises it as its own
             self._in_flight = _InFlight(coro, exc)
             return False
         self._sending_since = self._clock()
         self._in_flight = _InFlight(coro, first)
         return False
 
-    async def _send_loop(self) -> NoReturn:
-        sub = self._sub
-        send = self._send
-        clock = self._clock
-        sub.send_now = self._send_now
+    def _kick(self) -> None:
+        """Start the sender (the subscriber has work for a parked connection)."""
+        if self._sender is None and self._reader is not None:
+            self._sender = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """The sender: write until the mailbox is empty, or end the connection."""
         try:
-            while True:
-                if self._in_flight is not None:
-                    in_flight, self._in_flight = self._in_flight, None
-                    await in_flight
-                    self._sending_since = 0.0
-                    self.sent += 1
-                    continue
-                message = sub.next_message()
-                if message is None:
-                    if sub.close_request is not None:
-                        raise _Closed(*sub.close_request)
-                    waiter = sub.waiter()
-                    if waiter is not None:
-                        await waiter
-                    continue
-                self._sending_since = clock()
-                await send(message)
-                self._sending_since = 0.0
-                self.sent += 1
+            await self._drain_loop()
+        except _Closed as exc:
+            self._end(exc)
         except (WebSocketDisconnect, WebSocketDisconnected, OSError):
-            raise _Closed(None, "peer gone") from None
+            self._end(_Closed(None, "peer gone"))
+        except Exception as exc:  # asyncio.CancelledError (the reader ended) passes
+            log.error("live.client.crashed", kind=self._kind, exc_info=exc)
+            self._end(_Closed(CLOSE_INTERNAL, "internal error"))
         finally:
-            sub.send_now = None
+            self._sender = None
             if self._in_flight is not None:  # a direct send raced the end of the connection
                 self._in_flight.coro.close()
                 self._in_flight = None
 
-    async def _watch_sends(self) -> NoReturn:
-        """Close a client whose pending send has not completed for LIVE_SEND_TIMEOUT_S.
+    def _end(self, closed: _Closed) -> None:
+        """Stop the reading task, which then closes the connection for `closed`."""
+        self._ended = closed
+        if self._reader is not None:
+            self._reader.cancel()
 
-        Wakes once per timeout, not per message: the send loop only stamps a float.
-        """
-        loop = asyncio.get_running_loop()
-        limit = self._settings.live_send_timeout_s
+    async def _drain_loop(self) -> None:
+        sub = self._sub
+        send = self._send
+        writable = self._writable
         while True:
-            since = self._sending_since
-            now = loop.time()
-            if since and now - since >= limit:
-                log.warning("live.client.slow", kind=self._kind, blocked_s=round(now - since, 1),
-                            queued_dropped=self._sub.dropped)
-                raise _Closed(CLOSE_SLOW, "client not reading")
-            await asyncio.sleep(since + limit - now if since else limit)
+            in_flight = self._in_flight
+            if in_flight is not None:
+                self._in_flight = None
+                await self._finish(in_flight)
+                continue
+            message = sub.next_message()
+            if message is None:
+                if sub.close_request is not None:
+                    raise _Closed(*sub.close_request)
+                if sub.queueing:  # past saturation: more is coming, wait for it here
+                    waiter = sub.waiter()
+                    if waiter is not None:
+                        await waiter
+                    continue
+                if sub.park():
+                    return
+                continue
+            if writable is not None and writable():
+                await send(message)  # the transport takes it now: this send cannot wait
+                self.sent += 1
+            else:
+                self._send_now(message)  # if it cannot finish now, the loop finishes it next
+
+    async def _finish(self, in_flight: _InFlight) -> None:
+        """Finish a suspended send; if it is not done LIVE_SEND_TIMEOUT_S after it started,
+        the client is not reading: close it with 4408."""
+        limit = self._settings.live_send_timeout_s
+        since = self._sending_since or self._clock()
+        try:
+            async with asyncio.timeout_at(since + limit):
+                await in_flight
+        except TimeoutError:
+            log.warning("live.client.slow", kind=self._kind,
+                        blocked_s=round(self._clock() - since, 1),
+                        queued_dropped=self._sub.dropped)
+            raise _Closed(CLOSE_SLOW, "client not reading") from None
+        finally:
+            self._sending_since = 0.0
+        self.sent += 1

@@ -34,7 +34,7 @@ from rooms.resources import Resources
 log = get_logger("rooms.live.endpoints")
 router = APIRouter(tags=["live"])
 NO_STORE = {"Cache-Control": "no-store"}
-WS_PATHS: dict[str, str] = {"live": "/ws/live", "ops": "/ws/ops"}
+WS_PATHS: dict[Purpose, str] = {"live": "/ws/live", "ops": "/ws/ops"}
 
 
 class LiveTokenIn(BaseModel):
@@ -75,23 +75,32 @@ async def _refuse(websocket: WebSocket, kind: str, code: int, reason: str) -> No
     await websocket.close(code, reason)
 
 
-SERVER_SEND = "rooms.server_send"
+class LiveSocketsMiddleware:
+    """Hands WS /ws/live and /ws/ops straight to their `LiveSocket`, past the rest of the stack.
 
-
-class ServerSendMiddleware:
-    """Keeps the server's own ASGI `send` in a websocket's scope, for `LiveSocket`.
-
-    Starlette's exception middleware wraps `send` in one more coroutine per message; live
-    events do not need it (LiveConnection handles its own errors). Added last, so it is the
-    outermost middleware of ours (Starlette's error middleware passes websockets through).
+    A websocket holds every coroutine between the server and its endpoint for as long as it
+    is open: the middlewares inside this one (which all pass websockets through), Starlette's
+    exception middleware, FastAPI's and the router's frames, ~5 KiB per connection. Only the
+    proxy-header rewrite matters to a websocket (`client_ip` for /ws/ops' network rule), so
+    `ProxyHeadersMiddleware` sits outside this one. The `LiveSocket` also gets the server's
+    own `send`: Starlette's exception wrapper would add one more coroutine per message.
+    Other websocket paths go through the app as usual (the routes stay registered).
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.sockets = {path: LiveSocket(kind) for kind, path in WS_PATHS.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            scope[SERVER_SEND] = send
+            path: str = scope["path"]
+            root: str = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root):]
+            socket = self.sockets.get(path)
+            if socket is not None:
+                await socket(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
@@ -99,7 +108,7 @@ class LiveSocket:
     """The ASGI app behind WS /ws/live (live events) and WS /ws/ops (operator push).
 
     Plain ASGI rather than a FastAPI websocket endpoint so that each event goes straight to
-    the server's `send` (`ServerSendMiddleware`): Starlette's `WebSocket.send` and the
+    the server's `send` (`LiveSocketsMiddleware`): Starlette's `WebSocket.send` and the
     exception wrapper cost about 1 µs per message, 5-7% of fan-out throughput at 1,000
     clients (benchmarks/live_fanout.py). Accept, receive and close go through `WebSocket`.
     """
@@ -121,8 +130,7 @@ class LiveSocket:
                 sub.join(OPS_TOPIC)
                 sub.reply(topics_text("subscribed", (OPS_TOPIC,)))
             log.info("live.client.opened", kind=self.kind)
-            await LiveConnection(websocket, sub, send=scope.get(SERVER_SEND, send),
-                                 settings=res.settings,
+            await LiveConnection(websocket, sub, send=send, settings=res.settings,
                                  allowed_topics=OPS_TOPICS if ops else TOPICS,
                                  kind=self.kind,
                                  on_device=None if ops else devices.registry(res).seen).run()

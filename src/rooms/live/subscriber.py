@@ -8,6 +8,13 @@ never dropped from and always goes first.
 A consumer that can write without waiting (a websocket whose socket buffer has room) sets
 `send_now`: while it is idle, with nothing queued, `put` hands it the event directly, so
 an event reaches an idle client without a task wake-up, as in a bare broadcast server.
+
+A consumer idles in one of two ways: an in-process one awaits `waiter()` (a future); a
+websocket, which has no task of its own between sends, calls `park()` and is `kick`ed (a
+plain call: it starts a sender task) once there is something to take. Both queues are
+created on first use, so an idle subscriber that never had to queue holds no buffers (a
+deque's first block is ~0.6 KiB); the replies queue is dropped again whenever it empties
+(replies are rare), the event queue is kept (past saturation it refills on every publish).
 """
 
 from __future__ import annotations
@@ -44,15 +51,19 @@ class Event:
 class Subscriber:
     """A bounded, drop-oldest mailbox. Made by `Hub.connection()`; joins topics through it."""
 
-    __slots__ = ("_events", "_join", "_leave", "_loop", "_replies", "_waiter", "close_request",
-                 "counted", "dropped", "dropped_total", "listener", "send_now", "topics")
+    __slots__ = ("_events", "_join", "_leave", "_loop", "_maxsize", "_parked", "_queueing",
+                 "_replies", "_waiter", "close_request", "counted", "dropped", "dropped_total",
+                 "kick", "listener", "send_now", "topics")
 
     def __init__(self, *, maxsize: int, listener: bool, join: Callable[[Subscriber, str], None],
                  leave: Callable[[Subscriber, str], None], counted: bool = True) -> None:
-        self._events: deque[Event] = deque(maxlen=maxsize)
-        self._replies: deque[str] = deque()
+        self._maxsize = maxsize
+        self._events: deque[Event] | None = None  # made on first use
+        self._replies: deque[str] | None = None
         self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future[None] | None = None
+        self._parked = False  # the consumer called park(): kick it when there is work
+        self._queueing = False  # the last event was queued because the hub is behind
         self._join = join
         self._leave = leave
         self.topics: set[str] = set()
@@ -62,6 +73,7 @@ class Subscriber:
         self.dropped_total = 0
         self.close_request: tuple[int, str] | None = None
         self.send_now: SendNow | None = None
+        self.kick: Callable[[], None] | None = None  # wakes a parked consumer
 
     # --- membership ----------------------------------------------------------------
     def join(self, *topics: str) -> None:
@@ -74,26 +86,35 @@ class Subscriber:
         gone = {t for t in topics if t in self.topics}
         for topic in gone:
             self._leave(self, topic)
-        if gone and self._events:
-            kept = [e for e in self._events if e.topic not in gone]
-            self._events.clear()
-            self._events.extend(kept)
+        events = self._events
+        if gone and events:
+            kept = [e for e in events if e.topic not in gone]
+            events.clear()
+            events.extend(kept)
 
     # --- producer side (never waits) ----------------------------------------------
     def put(self, event: Event, direct: bool = True) -> None:
         """Queue `event` (never waits); `direct`: hand it to `send_now` if idle (see above)."""
-        if direct and self._waiter is not None and self.send_now is not None:
-            # The consumer is parked with nothing queued, so this event is next in line.
+        if direct and (self._parked or self._waiter is not None) and self.send_now is not None:
+            # The consumer is idle with nothing queued, so this event is next in line.
             if not self.send_now(event.message):
                 self._wake()
+            elif self._queueing:  # the hub caught up: a sender lingering for events may end
+                self._queueing = False
+                self._wake()
             return
+        self._queueing = not direct
         events = self._events
-        if len(events) == events.maxlen:
+        if events is None:
+            events = self._events = deque(maxlen=self._maxsize)
+        elif len(events) == events.maxlen:
             self.dropped += 1  # append() below pushes out the oldest
         events.append(event)
         self._wake()
 
     def reply(self, text: str) -> None:
+        if self._replies is None:
+            self._replies = deque()
         self._replies.append(text)
         self._wake()
 
@@ -105,9 +126,14 @@ class Subscriber:
 
     @property
     def pending_replies(self) -> int:
-        return len(self._replies)
+        return len(self._replies) if self._replies is not None else 0
 
     def _wake(self) -> None:
+        if self._parked:
+            self._parked = False
+            if self.kick is not None:
+                self.kick()
+            return
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -117,32 +143,56 @@ class Subscriber:
     # --- consumer side -------------------------------------------------------------
     def next_message(self) -> dict[str, Any] | None:
         """The next ASGI message to send, or None when empty or closing (replies first)."""
-        if self._replies:
-            return {"type": "websocket.send", "text": self._replies.popleft()}
+        replies = self._replies
+        if replies:
+            return {"type": "websocket.send", "text": replies.popleft()}
         if self.close_request is not None:
             return None
         if self.dropped:
             dropped, self.dropped = self.dropped, 0
             self.dropped_total += dropped
             return {"type": "websocket.send", "text": lagged_text(dropped)}
-        if self._events:
-            return self._events.popleft().message
+        events = self._events
+        if events:
+            return events.popleft().message
         return None
 
     def next_text(self) -> str | None:
         message = self.next_message()
         return None if message is None else str(message["text"])
 
+    def _idle(self) -> bool:
+        """True if there is nothing to take; then the empty replies queue is dropped."""
+        if self._replies or self._events or self.dropped or self.close_request is not None:
+            return False
+        self._replies = None
+        return True
+
     def waiter(self) -> asyncio.Future[None] | None:
         """None if there is something to take now, else a future done when there is.
 
         A bare future, not a coroutine: an idle subscriber holds one object while it waits.
         """
-        if self._replies or self._events or self.dropped or self.close_request is not None:
+        if not self._idle():
             return None
         waiter = self._loop.create_future()
         self._waiter = waiter
         return waiter
+
+    @property
+    def queueing(self) -> bool:
+        """True while events are being queued because the hub is behind (past saturation): a
+        websocket's sender then waits for the next one (`waiter`) rather than ending, so that
+        a busy connection does not start a task per publish."""
+        return self._queueing
+
+    def park(self) -> bool:
+        """For a consumer without a task of its own: True if there is nothing to take now,
+        and then `kick()` is called (once) when there is. False: take what is there first."""
+        if not self._idle():
+            return False
+        self._parked = True
+        return True
 
     async def events(self) -> AsyncIterator[Event]:
         """For in-process consumers: every event, until the hub closes (drops are counted)."""
