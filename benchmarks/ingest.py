@@ -73,7 +73,12 @@ def request_bytes(port: int, wav: bytes, client_id: str, mode: str = "ROOM") -> 
     return head + body
 
 
+FIRST_ERRORS: dict[int, bytes] = {}  # status -> the first such answer's body, for the report
+
+
 async def read_response(reader: asyncio.StreamReader) -> int:
+    """Read one answer; returns its status (the body of the first answer of each status
+    >= 400 is kept in FIRST_ERRORS)."""
     status_line = await reader.readline()
     status = int(status_line.split()[1])
     length = 0
@@ -81,7 +86,9 @@ async def read_response(reader: asyncio.StreamReader) -> int:
         name, _, value = line.decode().partition(":")
         if name.lower() == "content-length":
             length = int(value)
-    await reader.readexactly(length)
+    data = await reader.readexactly(length)
+    if status >= 400:
+        FIRST_ERRORS.setdefault(status, data[:300])
     return status
 
 
@@ -108,7 +115,7 @@ async def closed_loop(port: int, payload: bytes, concurrency: int, warmup: float
     start = time.perf_counter()
     measure_from, stop_at = start + warmup, start + warmup + seconds
     lat: list[float] = []
-    counts = {"ok": 0, "err": 0}
+    counts: dict[str | int, int] = {"ok": 0, "err": 0}
 
     async def worker() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -120,6 +127,8 @@ async def closed_loop(port: int, payload: bytes, concurrency: int, warmup: float
                 done = time.perf_counter()
                 if now >= measure_from:
                     counts["ok" if status == ok_status else "err"] += 1
+                    if status != ok_status:
+                        counts[status] = counts.get(status, 0) + 1
                     if status == ok_status:
                         lat.append((done - now) * 1000)
         finally:
@@ -128,6 +137,10 @@ async def closed_loop(port: int, payload: bytes, concurrency: int, warmup: float
                 await writer.wait_closed()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
+    if counts["err"]:
+        print("  answers other than", ok_status, {k: v for k, v in counts.items()
+                                                   if isinstance(k, int)},
+              "first bodies:", FIRST_ERRORS, flush=True)
     return LoadResult(counts["ok"], counts["err"], seconds, lat)
 
 

@@ -26,6 +26,7 @@ import pytest
 from fastapi import FastAPI
 
 from rooms.config import Settings
+from rooms.recordings.upload import FLUSH_BYTES
 from rooms.serving import FD_RESERVE, connection_limit, uvicorn_options
 from tests.audio import wav16
 from tests.helpers import resources
@@ -51,7 +52,7 @@ class Slow:
 
     @classmethod
     async def upload(cls, port: int, body_part: int = 4096) -> Slow:
-        wav = wav16(1.0)
+        wav = wav16(1.0 if body_part < 90_000 else 12.0)  # 96 KB a second
         head, tail = multipart_head(len(wav))
         length = len(head) + len(wav) + len(tail)
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -131,7 +132,8 @@ async def test_a_stalled_json_body_is_408_too(app: FastAPI) -> None:
 async def test_uploads_past_the_bound_are_503_until_one_finishes(app: FastAPI) -> None:
     async with server_for(app, server_body_idle_timeout_seconds=3,
                           ingest_max_concurrent_uploads=2) as server:
-        held = [await Slow.upload(server.port) for _ in range(2)]
+        # past the first flush, so each held upload has its spool on disk
+        held = [await Slow.upload(server.port, FLUSH_BYTES + 4096) for _ in range(2)]
         async with httpx.AsyncClient(base_url=server.http) as http:
             async def one() -> httpx.Response:
                 return await http.post(UPLOAD, files={"file": ("t.wav", wav16(0.5),

@@ -58,8 +58,10 @@ BlobEntries = list[BlobEntry]  # an alias: the stores' `list` method shadows the
 class BlobStore(Protocol):
     name: str
 
-    async def put_file(self, key: str, path: Path, *, move: bool = False) -> int:
-        """Store the file at `path`; with move=True the store may take the file itself."""
+    async def put_file(self, key: str, path: Path, *, move: bool = False,
+                       synced: bool = False) -> int:
+        """Store the file at `path`; with move=True the store may take the file itself,
+        and with synced=True (the caller fsync'd it) need not sync it again."""
         ...
 
     def staging_dir(self) -> Path:
@@ -140,8 +142,9 @@ class FileBlobStore:
     def _path(self, key: str) -> Path:
         return self.root / _check_key(key)
 
-    def _install(self, src: Path, key: str, *, move: bool) -> int:
-        """Make `src` the blob at `key`: fsync, rename into place, fsync the folder.
+    def _install(self, src: Path, key: str, *, move: bool, synced: bool = False) -> int:
+        """Make `src` the blob at `key`: fsync (unless `synced`), rename into place, fsync
+        the folder.
 
         With move=False the bytes are copied to a temp file first, so `src` is untouched.
         """
@@ -149,8 +152,9 @@ class FileBlobStore:
         new_dirs = self._make_parents(dest.parent)
         if move:
             staged = src
-            with staged.open("rb+") as fh:
-                os.fsync(fh.fileno())
+            if not synced:
+                with staged.open("rb+") as fh:
+                    os.fsync(fh.fileno())
         else:
             fd, name = tempfile.mkstemp(dir=self._tmp, prefix="w-")
             staged = Path(name)
@@ -187,9 +191,11 @@ class FileBlobStore:
             path.mkdir(exist_ok=True)
         return [p.parent for p in missing]
 
-    async def put_file(self, key: str, path: Path, *, move: bool = False) -> int:
-        return await asyncio.to_thread(self._install, path, key,
-                                       move=move and path.parent == self._tmp)
+    async def put_file(self, key: str, path: Path, *, move: bool = False,
+                       synced: bool = False) -> int:
+        move = move and path.parent == self._tmp
+        return await asyncio.to_thread(self._install, path, key, move=move,
+                                       synced=move and synced)
 
     # blocking twins, for a process of its own (a render worker reads and writes blobs
     # itself, so the API process never holds a take's bytes) --------------------------
@@ -372,8 +378,9 @@ class S3BlobStore:
     async def sweep_staging(self, older_than: datetime) -> int:
         return await asyncio.to_thread(_sweep_spools, self._staging, older_than)
 
-    async def put_file(self, key: str, path: Path, *, move: bool = False) -> int:
-        _check_key(key)
+    async def put_file(self, key: str, path: Path, *, move: bool = False,
+                       synced: bool = False) -> int:
+        _check_key(key)  # S3 has the object once the PUT answers: `move`/`synced` unused
         size = (await asyncio.to_thread(path.stat)).st_size
         with path.open("rb") as fh:
             await self._client.put_object(Bucket=self.bucket, Key=key, Body=fh,

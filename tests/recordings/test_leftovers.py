@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from rooms.recordings.tasks import sweep_stale_spools
+from rooms.recordings.upload import FLUSH_BYTES
 from rooms.resources import open_store
 from tests.audio import wav16
 from tests.helpers import resources
@@ -116,7 +117,9 @@ async def test_a_cancelled_upload_leaves_nothing(client: httpx.AsyncClient,
     """The server is stopping (or the connection task is cancelled) mid-take: `finally`."""
     await _asgi_post(app, PATHS[1], [FILE_HEAD, wav16(0.5)[:4000]])  # warm the pools
     fds = open_fds()
-    _, task = await _asgi_post(app, PATHS[1], [FILE_HEAD, wav16(0.5)[:4000]], then="hang")
+    # more than one flush of the take, so its spool is on disk when the task is cancelled
+    _, task = await _asgi_post(app, PATHS[1], [FILE_HEAD, wav16(12.0)[:FLUSH_BYTES + 4000]],
+                               then="hang")
     assert len(spools(app)) == 1  # the take is being spooled right now
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

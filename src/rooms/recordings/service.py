@@ -142,7 +142,7 @@ async def _store(uow: UnitOfWork, blobs: BlobStore, kind: str,
     assert upload.file is not None
     key = new_blob_key(kind)
     try:
-        await blobs.put_file(key, upload.file.path, move=True)
+        await blobs.put_file(key, upload.file.path, move=True, synced=upload.file.synced)
     except Exception as exc:
         log.warning("recordings.store_failed", key=key, error=type(exc).__name__)
         raise Unavailable("the recording could not be stored; nothing was kept",

@@ -5,9 +5,12 @@ parsed as it arrives, hashed on the way, and refused the moment it passes the ce
 
 Nothing blocks the event loop: the file part's bytes are gathered in memory up to
 `FLUSH_BYTES` and handed to a worker thread, which creates the spool file on its first
-flush (right after the part's first bytes arrive), writes them and feeds the SHA-256
-(hashlib releases the GIL for large buffers). A 10 s take (~1 MiB) costs three such thread
-hops; memory per upload stays under `FLUSH_BYTES` plus one network chunk.
+flush, writes them and feeds the SHA-256 (one buffer per flush: one GIL release for the
+hash, one for the write); the last flush also fsyncs the spool, so the blob store only
+renames it into place. A take of up to 1 MiB (10 s at 48 kHz) costs one thread hop here,
+every further MiB one more; memory per upload stays under `FLUSH_BYTES` plus one network
+chunk. Each hop is a thread wake-up and a GIL handoff, which on a small box cost more
+than the copying they save (README "Performance").
 
 The spool lives exactly as long as the `async with receive_upload(...)` block: every way out
 (a 201, a refused WAV, a database error, a client that vanished, a body cut short, a
@@ -35,7 +38,7 @@ MAX_FIELDS = 16
 MAX_FIELD_BYTES = 4096
 MAX_BOUNDARY = 256  # python-multipart's own ceiling; RFC 2046 allows 70, browsers send ~40
 MULTIPART_OVERHEAD = 64 * 1024  # headers and small fields on top of the file itself
-FLUSH_BYTES = 512 * 1024  # file bytes gathered before a worker thread writes and hashes them
+FLUSH_BYTES = 1024 * 1024  # file bytes gathered before a worker thread writes and hashes them
 
 
 @dataclass(slots=True)
@@ -45,6 +48,7 @@ class UploadedFile:
     sha256: str
     filename: str
     content_type: str
+    synced: bool = False  # fsync'd: the store need not sync it again before renaming
 
 
 @dataclass(slots=True)
@@ -157,22 +161,18 @@ class _Collector:
         _write_all(self._fd, chunks)
 
     def finish(self) -> None:
-        """The last flush once the file part has ended: close the spool and describe it."""
+        """The last flush once the file part has ended: fsync and close the spool (in the
+        same hop) and describe it."""
         self.flush()
-        assert self._spool is not None
+        assert self._spool is not None and self._fd is not None
+        os.fsync(self._fd)
         self._close_fd()
         self.result.file = UploadedFile(self._spool, self._size, self._hash.hexdigest(),
-                                        self._filename, self._ctype)
+                                        self._filename, self._ctype, synced=True)
 
     @property
     def file_done(self) -> bool:
         return self._file_done
-
-    @property
-    def needs_spool(self) -> bool:
-        """The file part has begun and its spool is not made yet (the first flush makes it,
-        so a take on its way in is on disk from its first bytes)."""
-        return self._in_file and self._fd is None
 
     # cleanup -----------------------------------------------------------------------
     def _close_fd(self) -> None:
@@ -255,7 +255,7 @@ async def _read(request: Request, collector: _Collector, boundary: bytes,
                 raise TooLarge(f"the recording is larger than {max_bytes} bytes",
                                code="too_large")
             parser.write(chunk)
-            if collector.pending_bytes >= FLUSH_BYTES or collector.needs_spool:
+            if collector.pending_bytes >= FLUSH_BYTES:
                 await _in_thread(collector, collector.flush)
         parser.finalize()
         if collector.complete and collector.file_done:
