@@ -50,3 +50,17 @@ async def test_failed_transaction_enqueues_nothing_and_compensates(app: FastAPI)
     assert undone == ["blob deleted"]
     assert await _count(app, StewardAction) == 0
     assert await _count(app, Node) == 0
+
+
+def test_a_failing_hook_is_logged_once_per_interval_with_the_count_held_back() -> None:
+    """A full queue fails every upload's enqueue: the log says it once per 10 s per hook,
+    with how many it held back (every one is still counted in /metrics)."""
+    from rooms.uow import LogThrottle
+
+    now = [100.0]
+    throttle = LogThrottle(10.0, clock=lambda: now[0])
+    assert throttle.take("enqueue measure_loudness") == 0
+    assert [throttle.take("enqueue measure_loudness") for _ in range(3)] == [None] * 3
+    assert throttle.take("enqueue render_derivatives") == 0  # another hook: its own line
+    now[0] += 10.0
+    assert throttle.take("enqueue measure_loudness") == 3

@@ -16,6 +16,8 @@ committed change into an error for the caller.
 from __future__ import annotations
 
 import contextvars
+import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.logging import get_logger
+
+# every failed after-commit hook is counted in /metrics (rooms_after_commit_failures_total);
+# the log says so once per hook name every AFTER_COMMIT_LOG_S, with how many it held back
+AFTER_COMMIT_LOG_S = 10.0
 
 if TYPE_CHECKING:
     from rooms.resources import Resources
@@ -103,8 +109,34 @@ class UnitOfWork:
                 await fn()
             except Exception as exc:
                 self.resources.metrics.after_commit_failures.inc()
-                log.warning("uow.after_commit_failed", what=what, error=type(exc).__name__,
-                            detail=str(exc)[:200])
+                throttle = self.resources.extras.setdefault("after_commit_log",
+                                                            LogThrottle(AFTER_COMMIT_LOG_S))
+                suppressed = throttle.take(what)
+                if suppressed is not None:  # a full queue fails every upload's enqueue
+                    log.warning("uow.after_commit_failed", what=what,
+                                error=type(exc).__name__, detail=str(exc)[:200],
+                                suppressed=suppressed)
+
+
+class LogThrottle:
+    """At most one log line per key every `every_s` seconds (monotonic); `take` answers
+    how many were held back since the last line, or None to hold this one back too."""
+
+    def __init__(self, every_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every_s, self.clock = every_s, clock
+        self._last: dict[str, tuple[float, int]] = {}  # key -> (logged at, held back since)
+
+    def take(self, key: str) -> int | None:
+        now = self.clock()
+        logged_at, held = self._last.get(key, (-math.inf, 0))
+        if now - logged_at < self.every_s:
+            self._last[key] = (logged_at, held + 1)
+            return None
+        if len(self._last) > 256:  # keys are hook names: few; never grow without end
+            self._last.clear()
+        self._last[key] = (now, 0)
+        return held
+
 
 
 @asynccontextmanager

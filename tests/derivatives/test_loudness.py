@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from rooms.derivatives import loudness, service
+from rooms.derivatives import loudness, repository, service
 from rooms.derivatives.tasks import sweep_loudness
 from rooms.kit.dsp import decode_wav
 from rooms.kit.wav import encode_pcm16_wav
@@ -172,6 +172,24 @@ async def test_one_job_measures_a_burst_of_takes_and_the_others_find_nothing_lef
         assert lufs is not None and abs(lufs - direct(wav)) <= 0.5
     assert await _stored(app, gone) == (None, None)
     assert [await service.measure_take(res, take) for take in takes[1:]] == [{}, {}, {}]
+
+
+async def test_a_take_that_cannot_be_measured_does_not_ride_along_with_later_jobs(
+        app: FastAPI) -> None:
+    """Its audio is gone from the store: the jobs of newer takes never pick it up."""
+    res = resources(app)
+    lost = await _stored_room_take(app, tone_wav(0.5, 0.1))
+    async with writing(res) as session:
+        row = await session.get(Artifact, lost)
+        assert row is not None
+        await res.blobs.delete(row.raw_uri)
+    later = await _stored_room_take(app, tone_wav(0.5, 0.1))
+    todo = await res.db.read(lambda conn: repository.to_measure(
+        conn, later, utcnow(), service.MEASURE_BATCH))
+    assert list(todo) == [later]
+    assert set(await service.measure_take(res, later)) == {"loudness_lufs"}
+    assert await service.measure_take(res, lost) == {}  # gone: nothing stored, no error
+    assert await _stored(app, lost) == (None, None)
 
 
 async def test_a_job_measures_at_most_one_batch(app: FastAPI) -> None:

@@ -230,9 +230,11 @@ class Unmeasured:
 def to_measure(conn: Connection, artifact_id: int, now: datetime,
                limit: int) -> dict[int, Unmeasured]:
     """What to measure, by take id: what of live take `artifact_id` is still unmeasured
-    (raw and/or essence), then up to `limit - 1` other live takes whose raw audio is
+    (raw and/or essence), then up to `limit - 1` newer live takes whose raw audio is
     unmeasured, newest first (`artifact_unmeasured_idx`), so that one job measures what
-    a burst of uploads queued (docs/loudness.md). Takes with nothing to do are left out."""
+    a burst of uploads queued (docs/loudness.md). Only newer ones: a take that cannot be
+    measured (its blob gone) joins the batches of the few jobs queued before it, never
+    every batch after it. Takes with nothing to do are left out."""
     row = conn.execute(select(
         Artifact.raw_uri, Artifact.loudness_lufs, Artifact.essence_loudness_lufs,
         playable.raw_clause(now)).where(Artifact.id == artifact_id,
@@ -251,7 +253,7 @@ def to_measure(conn: Connection, artifact_id: int, now: datetime,
             out[artifact_id] = todo
     if limit > 1:
         others = conn.execute(select(Artifact.id, Artifact.raw_uri, playable.raw_clause(now))
-                              .where(text(UNMEASURED), Artifact.id != artifact_id)
+                              .where(text(UNMEASURED), Artifact.id > artifact_id)
                               .order_by(Artifact.id.desc()).limit(limit - 1))
         out.update((int(i), Unmeasured(str(uri), "")) for i, uri, has_raw in others if has_raw)
     return out

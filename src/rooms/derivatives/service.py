@@ -165,7 +165,7 @@ async def render_take(res: Resources, artifact_id: int, *, stage: Stage = _nothi
 async def measure_take(res: Resources, artifact_id: int) -> dict[str, float]:
     """Measure what of a live take is still unmeasured (raw, essence) in the render pool
     and store it (`measure_loudness` job; docs/loudness.md). The same job also measures up
-    to `MEASURE_BATCH - 1` other takes still waiting (newest first), in one trip to the
+    to `MEASURE_BATCH - 1` newer takes still waiting (newest first), in one trip to the
     pool and one write, so a burst of uploads costs a few jobs' work, not one each; the
     jobs queued for those takes then find nothing to do. Returns what it stored for
     `artifact_id`, by column; {} when there was nothing to do or the take went meanwhile.
