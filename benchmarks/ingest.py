@@ -324,6 +324,14 @@ async def window(port: int, pid: int, payload: bytes, c: int,
     return result, 1000 * (cpu_seconds(pid) - cpu) / max(1, result.ok + result.errors)
 
 
+def prune_uploads(root: Path) -> None:
+    """Delete what the windows uploaded (the ceiling's files, rooms' raw blobs): ten
+    repetitions store ~40 GB otherwise, and a full disk ends the run. The rows stay; the
+    loudness jobs of takes whose audio went find nothing to measure."""
+    for path in [*root.glob("ceiling/*.wav"), *root.glob("*/blobs/raw/**/*.wav")]:
+        path.unlink(missing_ok=True)
+
+
 async def paired(args: argparse.Namespace, root: Path) -> None:
     """`--repeat N`: the ceiling and rooms embedded (and, with `--archive SIZE`, rooms on an
     archive of SIZE takes) all stay up; each repetition runs one window of each at every
@@ -357,6 +365,7 @@ async def paired(args: argparse.Namespace, root: Path) -> None:
                 for name in names[rep % len(names):] + names[:rep % len(names)]:
                     payload = request_bytes(ports[name], small, "bench-kiosk-0001")
                     result, cpu = await window(ports[name], pids[name], payload, c, args)
+                    prune_uploads(root)
                     one[name] = (result.rate, cpu, result.pct(0.99), result.errors)
                     print(f"| {rep + 1} | {c} | {name} | {result.rate:.1f} | {cpu:.2f} | "
                           f"{result.pct(0.99):.1f} | {result.errors} |", flush=True)

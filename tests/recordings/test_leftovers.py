@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -217,3 +218,25 @@ async def test_start_up_removes_spools_past_the_grace(app: FastAPI) -> None:
         assert not old.exists() and young.exists()
     finally:
         await store.aclose()
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_a_spool_that_cannot_be_written_is_503_and_keeps_nothing(
+        client: httpx.AsyncClient, app: FastAPI, path: str) -> None:
+    """The disk under the spool fails (full, gone, an I/O error): not the visitor's fault,
+    so 503 `storage_unavailable`, never a 400 that blames the take, and nothing kept. Here
+    the spool folder is taken away, which fails the same write as a full disk does."""
+    staging = resources(app).blobs.staging_dir()
+    before = (await artifact_count(app), await blob_keys(app))
+    shutil.rmtree(staging)
+    try:
+        answer = await client.post(path, content=FILE_HEAD + wav16(0.5) + FILE_TAIL,
+                                   headers=MULTIPART)
+    finally:
+        staging.mkdir(parents=True, exist_ok=True)
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"]["code"] == "storage_unavailable"
+    assert (await artifact_count(app), await blob_keys(app)) == before
+    again = await client.post(path, content=FILE_HEAD + wav16(0.5) + FILE_TAIL,
+                              headers=MULTIPART)
+    assert again.status_code == 201  # and the next take is stored as usual

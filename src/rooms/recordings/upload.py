@@ -32,8 +32,10 @@ from pathlib import Path
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from rooms.errors import RoomsError, TooLarge, UnsupportedMedia
+from rooms.errors import RoomsError, TooLarge, Unavailable, UnsupportedMedia
+from rooms.logging import get_logger
 
+log = get_logger("rooms.recordings")
 MAX_FIELDS = 16
 MAX_FIELD_BYTES = 4096
 MAX_BOUNDARY = 256  # python-multipart's own ceiling; RFC 2046 allows 70, browsers send ~40
@@ -195,6 +197,7 @@ async def receive_upload(request: Request, *, max_bytes: int, staging: Path,
 
     Yields the parsed upload; its spool is closed and deleted when the block exits, however
     it exits. Errors: 415 `unsupported_media_type` (not multipart), 413 `too_large`,
+    503 `storage_unavailable` (the spool could not be written: a full disk),
     400 `invalid_multipart` (unparseable body), 400 `upload_incomplete` (the body ended
     before its closing boundary), 400 `upload_interrupted` (the client went away).
     """
@@ -264,6 +267,11 @@ async def _read(request: Request, collector: _Collector, boundary: bytes,
         raise RoomsError("the upload was interrupted", code="upload_interrupted") from None
     except RoomsError:
         raise
+    except OSError as exc:  # the spool could not be written (disk full, I/O error): not the
+        # client's fault, and nothing was kept
+        log.warning("recordings.spool_failed", error=type(exc).__name__, errno=exc.errno)
+        raise Unavailable("the recording could not be stored right now; nothing was kept",
+                          code="storage_unavailable") from None
     except Exception as exc:  # python-multipart's own parse errors, whatever their class
         raise _bad(f"malformed multipart body: {str(exc)[:120] or type(exc).__name__}") from None
     if not collector.complete:
