@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,9 @@ import time
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.process import stop_process
 
 VISIT = ("/healthz", "/", "/kiosk/", "/room/", "/api/v1/pool/next", "/api/v1/pool/next",
          "/openapi.json", "/docs")
@@ -81,12 +83,7 @@ def one_run(root: Path) -> None:
             show("warm", memory_mib(proc.pid))
             print("  first visit: " + ", ".join(took), flush=True)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop_process(proc)
 
 
 def main() -> None:

@@ -57,12 +57,18 @@ class Proc:
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.alive():
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
+            stop_process(self.popen, timeout)
         self.popen.wait(10)
+
+
+def stop_process(popen: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout` s; waits for the end."""
+    popen.send_signal(signal.SIGTERM)
+    try:
+        popen.wait(timeout)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        popen.wait(5)
 
 
 def spawn(name: str, args: list[str], root: Path, env: dict[str, str],

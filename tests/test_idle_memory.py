@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import httpx
 import pytest
 
 from tests.audio import wav16
+from tests.process import stop_process
 
 HEAVY = ("_multiarray_umath", "/scipy/", "/PIL/", "libsndfile", "_soundfile")
 # the goal (#26); measured 77.2 to 77.7 MiB (Python 3.11, x86-64, 2026-11-30; 89.7
@@ -109,10 +109,5 @@ def test_the_idle_server_is_small_and_never_loads_numpy_scipy_or_pillow(tmp_path
         assert document.status_code == 200
         assert "/api/v1/pool/next" in document.json()["paths"]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
         log.close()

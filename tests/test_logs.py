@@ -5,7 +5,6 @@ after a start that succeeded."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.audio import wav16
+from tests.process import stop_process
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -50,12 +50,7 @@ def _serve(var: Path, log: Path, **env: str) -> tuple[subprocess.Popen[bytes], s
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+    stop_process(proc)
 
 
 def test_no_token_in_any_log_line_and_the_secret_is_not_printed(tmp_path: Path) -> None:

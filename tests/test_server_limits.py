@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import resource
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from rooms.serving import FD_RESERVE, connection_limit, uvicorn_options
 from tests.audio import wav16
 from tests.helpers import resources
 from tests.live.conftest import LiveServer, serve
+from tests.process import stop_process
 
 UPLOAD = "/api/v1/artifacts/audio"
 BOUNDARY = "rooms-test-boundary"
@@ -214,10 +214,5 @@ def test_rooms_serve_raises_its_fd_soft_limit_to_the_hard_limit(tmp_path: Path) 
         assert line.split()[3:5] == [str(hard), str(hard)], line
         assert "serve.limits" in (tmp_path / "console.log").read_text()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
         log.close()
