@@ -206,6 +206,13 @@ class FileBlobStore:
         except FileNotFoundError:
             raise BlobNotFound(key) from None
 
+    def install_sync(self, path: Path, key: str, *, synced: bool = False) -> int:
+        """Make the spool at `path` (in `staging_dir()`) the blob at `key` (blocking): fsync
+        unless `synced`, rename, folder fsync. Returns its size in bytes."""
+        if path.parent != self._tmp:
+            raise ValueError(f"{path} is not in this store's staging folder")
+        return self._install(path, key, move=True, synced=synced)
+
     def put_bytes_sync(self, key: str, data: bytes) -> int:
         """Store `data` at `key` (blocking): temp file, fsync, rename, folder fsync."""
         fd, name = tempfile.mkstemp(dir=self._tmp, prefix="w-")

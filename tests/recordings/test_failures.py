@@ -87,3 +87,21 @@ def test_the_orphan_sweep_lists_only_recent_day_folders() -> None:
     assert recent_prefixes(now, 2) == [
         "raw/2026/02/27/", "raw/2026/02/28/", "raw/2026/03/01/",
         "ephemeral/2026/02/27/", "ephemeral/2026/02/28/", "ephemeral/2026/03/01/"]
+
+
+@pytest.mark.parametrize(("path", "mode", "fields", "code"), [
+    ("/api/v1/artifacts/audio", "SOMETIMES", {}, "invalid_consent_mode"),
+    ("/api/v1/artifacts/audio", "ROOM", {"effect_profile": "nope"}, "invalid_effect_profile"),
+    ("/api/v1/artifacts/audio", "ROOM", {"topic_tag": "t" * 65}, "invalid_topic_tag"),
+    ("/api/v1/ephemeral/audio", "NOSAVE", {"effect_profile": "nope"}, "invalid_effect_profile"),
+])
+async def test_a_take_refused_after_its_audio_was_stored_leaves_no_blob(
+        client: httpx.AsyncClient, app: FastAPI, path: str, mode: str,
+        fields: dict[str, str], code: str) -> None:
+    # The file store installs a valid WAV as its blob in the spool's last write, before the
+    # form's other fields are judged: a refusal after that must take the blob away again.
+    resp = await upload(client, path=path, mode=mode, **fields)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["code"] == code
+    assert await artifact_count(app) == 0
+    assert await blob_keys(app) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -240,3 +241,24 @@ async def test_a_spool_that_cannot_be_written_is_503_and_keeps_nothing(
     again = await client.post(path, content=FILE_HEAD + wav16(0.5) + FILE_TAIL,
                               headers=MULTIPART)
     assert again.status_code == 201  # and the next take is stored as usual
+
+
+async def test_the_event_loop_never_reads_the_spool(client: httpx.AsyncClient, app: FastAPI,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # The WAV check (and, with the file store, the blob's install) runs in the worker thread
+    # of the spool's last write: every other client waits on no disk read of this one.
+    from rooms.recordings import service
+
+    threads: list[int] = []
+    real = service.inspect_wav
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "inspect_wav", watched)
+    for path in PATHS:
+        resp = await client.post(path, content=FILE_HEAD + wav16(0.5) + FILE_TAIL,
+                                 headers=MULTIPART)
+        assert resp.status_code == 201, resp.text
+    assert len(threads) == 2 and threading.get_ident() not in threads

@@ -75,10 +75,12 @@ UPLOAD_ERRORS = errors(
          "(with Retry-After)")
 
 
-def _upload(request: Request, res: Resources) -> AbstractAsyncContextManager[ParsedUpload]:
-    """The request's multipart body; its spool is deleted when the `async with` exits."""
+def _upload(request: Request, res: Resources,
+            intake: service.TakeIntake) -> AbstractAsyncContextManager[ParsedUpload]:
+    """The request's multipart body, its file checked and stored by `intake` in the thread
+    of its last write; the spool is deleted when the `async with` exits."""
     return receive_upload(request, max_bytes=res.settings.ingest_max_upload_bytes,
-                          staging=res.blobs.staging_dir())
+                          staging=res.blobs.staging_dir(), finisher=intake)
 
 
 async def _charge_ingest(request: Request, res: Resources) -> None:
@@ -99,8 +101,9 @@ async def create_artifact(request: Request, uow: UowDep, res: ResourcesDep,
     if scope is not None and (first := await service.replay(uow, scope)) is not None:
         return _ingest_response(first)
     await _charge_ingest(request, res)
-    async with _upload(request, res) as upload:
-        result = await service.ingest(uow, upload, scope=scope)
+    intake = service.TakeIntake(res.settings, res.blobs, "raw")
+    async with _upload(request, res, intake) as upload:
+        result = await service.ingest(uow, upload, scope=scope, intake=intake)
     return _ingest_response(result)
 
 
@@ -117,8 +120,9 @@ async def create_ephemeral(request: Request, uow: UowDep, res: ResourcesDep) -> 
     """NOSAVE: keep the take just long enough for one play, then it is gone."""
     await service.ensure_intake_open(uow)
     await _charge_ingest(request, res)
-    async with _upload(request, res) as upload:
-        artifact = await service.ingest_ephemeral(uow, upload)
+    intake = service.TakeIntake(res.settings, res.blobs, "ephemeral")
+    async with _upload(request, res, intake) as upload:
+        artifact = await service.ingest_ephemeral(uow, upload, intake)
     lifetime = max(1, int((artifact.expires_at - artifact.created_at).total_seconds())
                    if artifact.expires_at else 300)
     ttl = lifetime + res.settings.nosave_listen_window_s  # a window opened at the last moment

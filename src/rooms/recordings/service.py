@@ -33,8 +33,8 @@ from rooms.models import (
 )
 from rooms.recordings import consent, repository
 from rooms.recordings.removal import delete_blobs, remove_takes
-from rooms.recordings.upload import ParsedUpload
-from rooms.storage import BlobStore
+from rooms.recordings.upload import ParsedUpload, UploadedFile
+from rooms.storage import BlobStore, FileBlobStore
 from rooms.uow import UnitOfWork
 
 log = get_logger("rooms.recordings")
@@ -126,6 +126,46 @@ def validate_wav(upload: ParsedUpload, settings: Settings) -> WavInfo:
                        max_bytes=settings.ingest_max_upload_bytes)
 
 
+class TakeIntake:
+    """What happens to a take's spool in the worker thread of its last write
+    (`receive_upload(finisher=...)`), so that an upload costs no hop of its own for it and
+    the event loop never reads the file: the WAV is checked (`inspect_wav`: WavError, a 4xx,
+    on a bad one), and with a file blob store the spool is installed as the blob at a new
+    key (`FileBlobStore.install_sync`: rename, folder fsync). With S3 the store's own upload
+    runs later, in `ingest`. Whoever made the blob must hand the intake to `ingest`, which
+    deletes the blob again if the take is refused or its row never commits; a blob left by
+    a request that was cancelled in between is an orphan, for `sweep_orphan_blobs`."""
+
+    __slots__ = ("_blobs", "_kind", "_settings", "info", "key")
+
+    def __init__(self, settings: Settings, blobs: BlobStore, kind: str) -> None:
+        self._settings, self._blobs, self._kind = settings, blobs, kind
+        self.info: WavInfo | None = None  # set once the WAV passed
+        self.key: str | None = None  # set once the blob is installed at it
+
+    def __call__(self, file: UploadedFile) -> None:
+        settings = self._settings
+        self.info = inspect_wav(file.path, max_duration_s=settings.ingest_max_duration_seconds,
+                                max_bytes=settings.ingest_max_upload_bytes)
+        if isinstance(self._blobs, FileBlobStore) and file.path.parent == self._blobs.staging_dir():
+            key = new_blob_key(self._kind)
+            self._blobs.install_sync(file.path, key, synced=file.synced)
+            self.key = key
+
+
+def _take(uow: UnitOfWork, upload: ParsedUpload,
+          intake: TakeIntake | None) -> tuple[WavInfo, tuple[str, int] | None]:
+    """The WAV's description, and the blob's key and compensation if the intake installed
+    it (registered first, so that any refusal from here on deletes it)."""
+    installed = None
+    if intake is not None and intake.key is not None:
+        key, blobs = intake.key, uow.blobs
+        installed = key, uow.on_rollback(lambda: blobs.delete(key))
+    if intake is not None and intake.info is not None:
+        return intake.info, installed
+    return validate_wav(upload, uow.resources.settings), installed
+
+
 async def _insert(uow: UnitOfWork, manifest: ConsentManifest, artifact: Artifact,
                   blob: int) -> None:
     """Insert and commit the take's rows in one short transaction of their own, the same
@@ -150,9 +190,11 @@ async def _store(uow: UnitOfWork, blobs: BlobStore, kind: str,
     return key, uow.on_rollback(lambda: blobs.delete(key))
 
 
-async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) -> IngestResult:
+async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None,
+                 intake: TakeIntake | None = None) -> IngestResult:
+    """Store a take: its blob (unless `intake` installed it already), then its rows."""
     settings = uow.resources.settings
-    info = validate_wav(upload, settings)
+    info, installed = _take(uow, upload, intake)
     mode = _mode(upload.fields)
     effect = _effect(upload.fields)
     topic = _field(upload.fields, TOPIC_ALIASES, 64, "topic_tag")
@@ -164,7 +206,7 @@ async def ingest(uow: UnitOfWork, upload: ParsedUpload, *, scope: str | None) ->
                                | _text_seen(upload.fields),
                                revocation_token_hash=consent.hash_code(code))
     expires_at, raw_expires_at = consent.expiries(mode, settings, now)
-    key, blob = await _store(uow, uow.blobs, "raw", upload)
+    key, blob = installed or await _store(uow, uow.blobs, "raw", upload)
     artifact = Artifact(
         created_at=now, status=ArtifactStatus.ACTIVE, consent_mode=mode, consent=manifest,
         raw_uri=key, raw_sha256=upload.file.sha256, duration_ms=info.duration_ms,
@@ -205,9 +247,10 @@ async def replay(uow: UnitOfWork, scope: str) -> IngestResult | None:
     return IngestResult(existing, code, replayed=True)
 
 
-async def ingest_ephemeral(uow: UnitOfWork, upload: ParsedUpload) -> Artifact:
+async def ingest_ephemeral(uow: UnitOfWork, upload: ParsedUpload,
+                           intake: TakeIntake | None = None) -> Artifact:
     settings = uow.resources.settings
-    info = validate_wav(upload, settings)
+    info, installed = _take(uow, upload, intake)
     effect = _effect(upload.fields)
     assert upload.file is not None
     now = utcnow()
@@ -217,7 +260,7 @@ async def ingest_ephemeral(uow: UnitOfWork, upload: ParsedUpload) -> Artifact:
                                | _text_seen(upload.fields),
                                revocation_token_hash=consent.hash_code(code))
     expires_at, _ = consent.expiries(ConsentMode.NOSAVE, settings, now)
-    key, blob = await _store(uow, uow.blobs, "ephemeral", upload)
+    key, blob = installed or await _store(uow, uow.blobs, "ephemeral", upload)
     artifact = Artifact(
         created_at=now, status=ArtifactStatus.EPHEMERAL, consent_mode=ConsentMode.NOSAVE,
         consent=manifest,

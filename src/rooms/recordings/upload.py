@@ -59,6 +59,13 @@ class ParsedUpload:
     file: UploadedFile | None = None
 
 
+Finisher = Callable[[UploadedFile], None]
+"""Blocking work on the finished spool (fsync'd and closed), run in the same worker thread
+as the last write, so that it costs no thread hop of its own (a WAV check, the blob's
+install). A RoomsError it raises is the request's answer; an OSError is 503
+`storage_unavailable`."""
+
+
 def _bad(message: str) -> RoomsError:
     return RoomsError(message, code="invalid_multipart")
 
@@ -71,8 +78,10 @@ class _Collector:
     filename is ignored and never stored.
     """
 
-    def __init__(self, staging: Path, max_bytes: int, file_field: str) -> None:
+    def __init__(self, staging: Path, max_bytes: int, file_field: str,
+                 finisher: Finisher | None = None) -> None:
         self.staging, self.max_bytes, self.file_field = staging, max_bytes, file_field
+        self.finisher = finisher
         self.result = ParsedUpload()
         self.complete = False  # the closing boundary arrived
         self._headers: dict[bytes, bytes] = {}
@@ -163,14 +172,16 @@ class _Collector:
         _write_all(self._fd, chunks)
 
     def finish(self) -> None:
-        """The last flush once the file part has ended: fsync and close the spool (in the
-        same hop) and describe it."""
+        """The last flush once the file part has ended: fsync and close the spool, describe
+        it, and run the finisher, all in the same hop."""
         self.flush()
         assert self._spool is not None and self._fd is not None
         os.fsync(self._fd)
         self._close_fd()
         self.result.file = UploadedFile(self._spool, self._size, self._hash.hexdigest(),
                                         self._filename, self._ctype, synced=True)
+        if self.finisher is not None:
+            self.finisher(self.result.file)
 
     @property
     def file_done(self) -> bool:
@@ -192,8 +203,10 @@ class _Collector:
 
 @contextlib.asynccontextmanager
 async def receive_upload(request: Request, *, max_bytes: int, staging: Path,
-                         file_field: str = "file") -> AsyncIterator[ParsedUpload]:
-    """Parse a multipart/form-data body, spooling `file_field` to `staging` (hashed, capped).
+                         file_field: str = "file",
+                         finisher: Finisher | None = None) -> AsyncIterator[ParsedUpload]:
+    """Parse a multipart/form-data body, spooling `file_field` to `staging` (hashed, capped)
+    and running `finisher` on the spool once it is complete (see `Finisher`).
 
     Yields the parsed upload; its spool is closed and deleted when the block exits, however
     it exits. Errors: 415 `unsupported_media_type` (not multipart), 413 `too_large`,
@@ -211,7 +224,7 @@ async def receive_upload(request: Request, *, max_bytes: int, staging: Path,
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes + MULTIPART_OVERHEAD:
         raise TooLarge(f"the recording is larger than {max_bytes} bytes", code="too_large")
-    collector = _Collector(staging, max_bytes, file_field)
+    collector = _Collector(staging, max_bytes, file_field, finisher)
     try:
         await _read(request, collector, boundary, max_bytes)
         yield collector.result
