@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from websockets.asyncio.client import connect
 
-from rooms.live.hub import BUSY_LAG_S
-from tests.live.conftest import LiveServer, live_client, serve, until
+from rooms.live.hub import DIRECT_BELOW, QUEUE_ABOVE
+from tests.live.conftest import Client, LiveServer, live_client, serve, until
 from tests.live.rawws import OP_TEXT, RawClient
 
 PAD = "x" * 32_000  # big events fill a non-reader's socket buffers in a few hundred
@@ -182,24 +183,71 @@ async def test_an_idle_websocket_holds_one_task_and_a_busy_one_a_sender_only_whi
         await clients[0].send_json({"op": "ping"})  # a reply is written by a sender task
         assert await clients[0].read_frame(timeout=10.0) == (OP_TEXT, b'{"op":"pong"}')
         await until(lambda: _socket_tasks() == (10, 0), what="the sender to end when done")
-        # Past saturation events queue and each socket's sender waits for the next one...
-        deadline = time.monotonic() + 10
-        while hub.writing_directly:
-            assert time.monotonic() < deadline, "the lag was never noticed"
-            time.sleep(2 * BUSY_LAG_S)  # a blocked event loop, as under too much load
-            await asyncio.sleep(0)
-        await hub.publish("stage", {"seq": 2})
-        for raw in clients:
-            opcode, payload = await raw.read_frame(timeout=10.0)
-            assert opcode == OP_TEXT and json.loads(payload)["seq"] == 2
+        # Past saturation events queue and each socket's sender waits for the next one (the
+        # thresholds moved so that any write counts as saturation, and none as room to spare)
+        hub.queue_above, hub.direct_below = 0.0, 0.0
+        await hub.publish("stage", {"seq": 2})  # still written directly: it counts
+        await until(lambda: not hub.writing_directly, what="events to go to the queues")
+        for seq in (2, 3):
+            if seq == 3:
+                await hub.publish("stage", {"seq": 3})
+            for raw in clients:
+                opcode, payload = await raw.read_frame(timeout=10.0)
+                assert opcode == OP_TEXT and json.loads(payload)["seq"] == seq
         assert _socket_tasks()[1] > 0
         # ...and once the hub writes directly again, the next event ends them.
+        hub.queue_above, hub.direct_below = QUEUE_ABOVE, DIRECT_BELOW
         await until(lambda: hub.writing_directly, what="direct writes to resume")
-        await hub.publish("stage", {"seq": 3})
+        await hub.publish("stage", {"seq": 4})
         for raw in clients:
             opcode, payload = await raw.read_frame(timeout=10.0)
-            assert opcode == OP_TEXT and json.loads(payload)["seq"] == 3
+            assert opcode == OP_TEXT and json.loads(payload)["seq"] == 4
         await until(lambda: _socket_tasks() == (10, 0), what="the senders to end")
     finally:
         for raw in clients:
             await raw.aclose()
+
+
+def _frames_written(server: LiveServer) -> int:
+    """Events that went to sockets as ready-made frames (`Subscriber.written`)."""
+    return sum(sub.written for sub in server.hub._subscribers)
+
+
+async def _events_of_every_frame_length(server: LiveServer, client: Any) -> None:
+    # 7-bit, 16-bit and 64-bit payload lengths (RFC 6455 §5.2), non-ASCII text, and a reply
+    # among the events: a strict client decodes each, events in order.
+    sizes = [0, 90, 100, 125, 126, 200, 65_535, 65_536, 70_000]
+    for seq, size in enumerate(sizes):
+        await server.hub.publish("stage", {"seq": seq, "pad": "ä" * (size // 2)})
+        if seq == 4:
+            await client.send({"op": "ping"})
+    seen = [await client.recv() for _ in range(len(sizes) + 1)]
+    assert seen.count({"op": "pong"}) == 1 and seen.index({"op": "pong"}) >= 5
+    events = [m for m in seen if m != {"op": "pong"}]
+    assert [e["seq"] for e in events] == list(range(len(sizes)))
+    assert [len(e["pad"]) for e in events] == [size // 2 for size in sizes]
+    assert all(set(e["pad"]) <= {"ä"} for e in events)
+
+
+async def test_events_are_framed_once_and_reach_a_strict_client_intact(
+        live_server: LiveServer) -> None:
+    async with live_client(live_server, topics=("stage",)) as client:
+        await _events_of_every_frame_length(live_server, client)
+        assert _frames_written(live_server) >= 8  # written as built, not framed again
+
+
+async def test_with_permessage_deflate_events_go_through_the_servers_own_framing(
+        app: FastAPI) -> None:
+    # A compressed connection's frames differ per client: the ready-made frame must not be used.
+    async with serve(app, ws_per_message_deflate=True) as server:
+        ws = await connect(server.ws_url(token=server.hub.tokens.mint("live")),
+                           compression="deflate", open_timeout=10)
+        try:
+            assert ws.protocol.extensions, "the server did not negotiate permessage-deflate"
+            client = Client(ws)
+            assert await client.request({"op": "subscribe", "topics": ["stage"]}) == {
+                "op": "subscribed", "topics": ["stage"]}
+            await _events_of_every_frame_length(server, client)
+            assert server.hub.total == 1 and _frames_written(server) == 0
+        finally:
+            await ws.close()

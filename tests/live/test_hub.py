@@ -11,9 +11,9 @@ from fastapi import FastAPI
 
 from rooms.config import Settings
 from rooms.live import surface
-from rooms.live.hub import BUSY_LAG_S, Hub
+from rooms.live.hub import DUTY_WINDOW_S, Hub
 from rooms.live.protocol import ALL_TOPICS
-from rooms.live.subscriber import Event
+from rooms.live.subscriber import Event, Subscriber
 from tests.helpers import resources
 from tests.live.conftest import until
 
@@ -79,16 +79,53 @@ async def test_an_idle_consumer_is_handed_events_directly_and_woken_only_when_ne
         assert len(sent) == 3 and sub.next_text() == '{"topic":"stage","n":5}'
 
 
-async def test_a_lagging_event_loop_switches_publishing_to_the_queues(hub: Hub) -> None:
-    async with hub.connection() as socket:  # what a websocket holds
+def _slow_socket(sub: Subscriber, cost_s: float, sent: list[str]) -> None:
+    """Make `sub` a websocket whose every write takes `cost_s` of the loop's time."""
+    def send_now(message: dict[str, object]) -> bool:
+        time.sleep(cost_s)
+        sent.append(str(message["text"]))
+        return True
+
+    sub.send_now = send_now
+    assert sub.park()
+
+
+async def test_writes_that_fill_the_loop_go_to_the_queues_and_back_once_they_fit(
+        hub: Hub) -> None:
+    sent: list[str] = []
+    async with hub.connection() as socket:
         socket.join("stage")
+        _slow_socket(socket, 0.002, sent)
         assert hub.writing_directly
         deadline = time.monotonic() + 10
-        while hub.writing_directly:  # keep the loop busy with blocking calls until it shows
-            assert time.monotonic() < deadline, "the lag was never noticed"
-            time.sleep(2 * BUSY_LAG_S)
+        n = 0
+        while hub.writing_directly:  # publish back to back: writing is all the loop does
+            assert time.monotonic() < deadline, "saturation was never noticed"
+            await hub.publish("stage", {"n": n})
+            n += 1
             await asyncio.sleep(0)
-        await until(lambda: hub.writing_directly, what="direct writes to resume")
+        assert len(sent) == n  # all written directly until then
+        await hub.publish("stage", {"n": n})
+        assert len(sent) == n and socket.next_text() == f'{{"topic":"stage","n":{n}}}'
+        await until(lambda: hub.writing_directly, what="direct writes to resume")  # quiet now
+
+
+async def test_a_loop_busy_with_other_work_keeps_writing_events_directly(hub: Hub) -> None:
+    # Blocking work that is not event writing (a slow request) must not move events to the
+    # queues, where they would cost the loop more: the switch judges the writes alone.
+    sent: list[str] = []
+    async with hub.connection() as socket:
+        socket.join("stage")
+        _slow_socket(socket, 0.0, sent)
+        end = time.monotonic() + 4 * DUTY_WINDOW_S
+        n = 0
+        while time.monotonic() < end:
+            time.sleep(0.02)  # 20 ms of other work at a time: the loop lags all along
+            await hub.publish("stage", {"n": n})
+            n += 1
+            assert hub.writing_directly
+            await asyncio.sleep(0)
+        assert len(sent) == n
 
 
 async def test_leaving_a_topic_discards_its_queued_events(hub: Hub) -> None:

@@ -9,7 +9,9 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from websockets.frames import Frame, Opcode
 
+from rooms.live.protocol import text_frame
 from tests.live.conftest import LiveServer, live_client, until
 from tests.respell import respellings
 
@@ -233,3 +235,10 @@ def test_any_message_parses_or_is_a_protocol_error(text: str) -> None:
         parse_request(text, TOPICS)
     except ProtocolError as exc:
         assert exc.code in {"bad_json", "bad_message", "unknown_op", "unknown_topic"}
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65_535, 65_536, 200_000])
+def test_an_events_frame_is_the_frame_websockets_itself_would_send(size: int) -> None:
+    text = ("é" * size)[:size]  # two bytes each: lengths either side of each boundary
+    frame = Frame(Opcode.TEXT, text.encode())
+    assert text_frame(text) == frame.serialize(mask=False)

@@ -2,17 +2,20 @@
 there is something to write that could not be written at once.
 
 An idle connection is one task (the server's, reading) and no buffers. Events reach it from
-`publish` through `_send_now` (see `Subscriber.send_now`): uvicorn's send is a coroutine
-that finishes without suspending while the socket takes data, so it is stepped once by hand.
-If it does suspend (the peer's buffer is full) or fails, or events queue while the event loop
-runs late, or a reply or a close is due, the subscriber `kick`s the connection, which starts
-a sender task (`_drain`): it finishes the half-run send as its own (`_finish`), then writes
-replies first, then a `lagged` notice if events were dropped, then events, oldest first, and
-ends once the mailbox is empty (`Subscriber.park`); while the hub is queueing (past
+`publish` as ready-made frames where the server's protocol takes them (`LeanWebSockets.
+write_frames`: the event is framed once for all clients), else through `_send_now` (see
+`Subscriber.send_now`): uvicorn's send is a coroutine that finishes without suspending
+while the socket takes data, so it is stepped once by hand. If it does suspend (the peer's
+buffer is full) or fails, or events queue while writing them fills the event loop
+(`Hub._watch_duty`), or a reply or a close is due, the subscriber `kick`s the connection,
+which starts a sender task (`_drain`): it finishes the half-run send as its own
+(`_finish`), then writes replies first, then a `lagged` notice if events were dropped, then
+events, oldest first (up to FRAME_BATCH of them in one write where frames can be written),
+and ends once the mailbox is empty (`Subscriber.park`); while the hub is queueing (past
 saturation) it waits for the next event instead, so a busy connection does not start a task
 per publish, and ends once the hub writes directly again. There is at most one sender at a
-time and direct writes happen only while it is not writing, so order is kept and there is one
-writer.
+time and direct writes happen only while it is not writing, so order is kept and there is
+one writer.
 
 A send that stays pending for LIVE_SEND_TIMEOUT_S closes the client with 4408: the sender
 waits on a suspended send under that deadline (no watchdog task; a send that completes at
@@ -59,6 +62,7 @@ from rooms.logging import get_logger
 log = get_logger("rooms.live.connection")
 
 MAX_PENDING_REPLIES = 64
+FRAME_BATCH = 64  # queued events written to a socket in one write (past saturation)
 CLOSE_SEND_TIMEOUT_S = 1.0
 
 
@@ -136,6 +140,15 @@ def _writable_flag(send: Send) -> Callable[[], bool] | None:
     return flag if callable(flag) else None
 
 
+def _frame_writer(send: Send) -> tuple[Callable[[bytes], bool], Callable[[], bool]] | None:
+    """`write_frames` and `frames_writable` of the server's websocket protocol, if it has
+    them (`rooms.serving.LeanWebSockets`; not uvicorn's own protocols nor a test client)."""
+    protocol = getattr(send, "__self__", None)
+    write = getattr(protocol, "write_frames", None)
+    ready = getattr(protocol, "frames_writable", None)
+    return (write, ready) if callable(write) and callable(ready) else None
+
+
 async def _awaited(awaitable: Awaitable[None]) -> None:
     await awaitable
 
@@ -162,9 +175,9 @@ class TokenBucket:
 
 
 class LiveConnection:
-    __slots__ = ("_allowed", "_bucket", "_clock", "_device", "_ended", "_in_flight", "_kind",
-                 "_limited", "_on_device", "_reader", "_send", "_sender", "_sending_since",
-                 "_settings", "_sub", "_writable", "_ws", "sent")
+    __slots__ = ("_allowed", "_bucket", "_clock", "_device", "_ended", "_frames", "_in_flight",
+                 "_kind", "_limited", "_on_device", "_reader", "_send", "_sender",
+                 "_sending_since", "_settings", "_sub", "_writable", "_ws", "sent")
 
     def __init__(self, ws: WebSocket, sub: Subscriber, *, send: Send, settings: Settings,
                  allowed_topics: frozenset[str], kind: str,
@@ -175,6 +188,7 @@ class LiveConnection:
         self._ws = ws  # accept, receive and close
         self._send = send  # the server's own ASGI send, for every message after accept
         self._writable = _writable_flag(send)
+        self._frames = _frame_writer(send)
         self._sub = sub
         self._settings = settings
         self._allowed = allowed_topics
@@ -197,6 +211,7 @@ class LiveConnection:
         closed = _Closed(None)
         self._reader = task
         sub.send_now = self._send_now
+        sub.write_frame = self._frames[0] if self._frames is not None else None
         sub.kick = self._kick
         if not sub.park():  # replies already queued (the ops socket's "subscribed")
             self._kick()
@@ -215,7 +230,7 @@ class LiveConnection:
             closed = _Closed(CLOSE_INTERNAL, "internal error")
         finally:
             self._reader = None
-            sub.send_now = sub.kick = None  # no more direct writes, no new sender
+            sub.send_now = sub.write_frame = sub.kick = None  # no direct writes, no sender
             sender = self._sender
             if sender is not None:
                 sender.cancel()
@@ -234,7 +249,7 @@ class LiveConnection:
         if stuck:  # a peer that reads nothing would hold the socket and its queued bytes
             abort_transport(self._send)
         log.info("live.client.closed", kind=self._kind, code=closed.code, reason=closed.reason,
-                 seconds=round(time.monotonic() - started, 1), sent=self.sent,
+                 seconds=round(time.monotonic() - started, 1), sent=self.sent + sub.written,
                  dropped=sub.dropped_total + sub.dropped)
 
     # --- receiving ---------------------------------------------------------------------
@@ -351,12 +366,22 @@ class LiveConnection:
         sub = self._sub
         send = self._send
         writable = self._writable
+        write_frames, frames_writable = self._frames or (None, None)
         while True:
             in_flight = self._in_flight
             if in_flight is not None:
                 self._in_flight = None
                 await self._finish(in_flight)
                 continue
+            if frames_writable is not None and frames_writable():
+                batch = sub.take_frames(FRAME_BATCH)
+                if batch is not None:
+                    assert write_frames is not None
+                    write_frames(batch[0])
+                    self.sent += batch[1]
+                    if batch[1] == FRAME_BATCH:  # more may be queued: let the others run
+                        await asyncio.sleep(0)
+                    continue
             message = sub.next_message()
             if message is None:
                 if sub.close_request is not None:

@@ -19,6 +19,7 @@ import asyncio
 import os
 import secrets
 import socket
+import time
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -37,9 +38,9 @@ if TYPE_CHECKING:  # redis loads only where a Redis is configured
 
 log = get_logger("rooms.live.hub")
 
-LAG_PROBE_S = 0.01  # how often the event loop's lag is measured
-BUSY_LAG_S = 0.005  # lag above which events are queued for each client's sender, not written
-BUSY_HOLD_S = 0.5  # and for how long after the last such lag (no flapping between the two)
+DUTY_WINDOW_S = 0.25  # how often the share of the loop's time spent writing events is judged
+QUEUE_ABOVE = 0.8  # written directly, events took more of a window than this: queue them
+DIRECT_BELOW = 0.4  # queued, they would take less than this if written directly: write them
 
 
 class Hub:
@@ -62,6 +63,13 @@ class Hub:
         self._tg: asyncio.TaskGroup | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._direct = True  # the loop keeps up: write events to idle clients at once
+        self.queue_above = QUEUE_ABOVE
+        self.direct_below = DIRECT_BELOW
+        self._clock = time.perf_counter
+        self._spent = 0.0  # s spent in direct deliveries this window
+        self._written = 0  # subscribers they reached
+        self._queued = 0  # subscribers reached through the queues this window
+        self._cost = 0.0  # s per subscriber of a direct delivery (of the last busy window)
 
     # --- lifecycle -------------------------------------------------------------------
     async def __aenter__(self) -> Hub:
@@ -77,7 +85,7 @@ class Hub:
             self._spawn(self._bus.run_sender(), "live-bus-sender")
             self._spawn(self._cluster.run_writer(), "live-counts-writer")
             self._spawn(self._cluster.run_reader(), "live-counts-reader")
-        self._spawn(self._watch_lag(), "live-lag")
+        self._spawn(self._watch_duty(), "live-duty")
         log.info("live.hub.started", node=self.node, redis=self.redis is not None)
         return self
 
@@ -161,36 +169,53 @@ class Hub:
 
     def _deliver(self, event: Event) -> None:
         subs = self._topics.get(event.topic)
-        if subs:
-            direct = self._direct
+        if not subs:
+            return
+        if self._direct:
+            started = self._clock()
             for sub in subs:
-                sub.put(event, direct)
+                sub.put(event)
+            self._spent += self._clock() - started
+            self._written += len(subs)
+        else:
+            for sub in subs:
+                sub.put(event, False)
+            self._queued += len(subs)
 
-    async def _watch_lag(self) -> None:
-        """Choose how events reach idle clients, by how late the event loop runs.
+    async def _watch_duty(self) -> None:
+        """Choose how events reach idle clients, by the share of the event loop's time that
+        writing them takes (its duty), judged every DUTY_WINDOW_S.
 
-        While it keeps up, `publish` writes each event to every idle client at once: the
-        lowest latency and no task wake-ups. Once it lags (publishing faster than it can
-        write), events go to each client's queue instead, so that every sender wake-up
-        writes all that piled up for its client.
+        While the loop keeps up, `publish` writes each event to every idle client at once:
+        the lowest latency and no task wake-ups, as a bare broadcast server. Once direct
+        writes take more than `queue_above` of a window (events come nearly as fast as they
+        can be written), events go to each client's queue instead, and each sender wake-up
+        writes all that piled up for its client in one write (`Subscriber.take_frames`).
+        Back to direct writes once the queued events, at the last measured cost per direct
+        write, would take less than `direct_below`: the gap between the two is the
+        hysteresis, and the judgement counts only the writes, so other work on a busy loop
+        (requests, renders) never moves events to the queues, where they would cost more.
         """
-        loop = asyncio.get_running_loop()
-        busy_until = 0.0
+        clock = self._clock
         while True:
-            if not self._sockets:  # no socket to write to: no probing on an idle box
+            if not self._sockets:  # no socket to write to: nothing to judge on an idle box
                 self._direct = True
                 await self.counts_changed()
                 continue
-            before = loop.time()
-            await asyncio.sleep(LAG_PROBE_S)
-            now = loop.time()
-            if now - before - LAG_PROBE_S >= BUSY_LAG_S:
-                busy_until = now + BUSY_HOLD_S
-            self._direct = now >= busy_until
+            self._spent, self._written, self._queued = 0.0, 0, 0
+            began = clock()
+            await asyncio.sleep(DUTY_WINDOW_S)
+            window = max(clock() - began, 1e-6)
+            if self._direct:
+                if self._written:
+                    self._cost = self._spent / self._written
+                self._direct = self._spent / window <= self.queue_above
+            else:
+                self._direct = self._queued * self._cost / window < self.direct_below
 
     @property
     def writing_directly(self) -> bool:
-        """True while events are written to idle clients from `publish` (see `_watch_lag`)."""
+        """True while events are written to idle clients from `publish` (see `_watch_duty`)."""
         return self._direct
 
     def _deliver_remote(self, topic: str, text: str) -> None:

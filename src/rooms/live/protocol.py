@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -150,6 +151,24 @@ def event_text(topic: str, event: dict[str, Any]) -> str:
     payload.update(event)
     payload["topic"] = topic
     return dumps(payload)
+
+
+def text_frame(text: str) -> bytes:
+    """`text` as one unfragmented, unmasked websocket text frame, as a server sends it
+    (RFC 6455 §5.2: FIN + opcode 0x1, then a 7-bit, 16-bit or 64-bit payload length).
+
+    A server's frames carry no mask, so with no extension negotiated the bytes are the same
+    for every client: an event is framed once and written as is to each (`Event.frame`).
+    """
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        head = bytes((0x81, size))
+    elif size < 1 << 16:
+        head = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        head = struct.pack("!BBQ", 0x81, 127, size)
+    return head + payload
 
 
 PONG_TEXT = dumps({"op": "pong"})

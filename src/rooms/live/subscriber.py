@@ -7,7 +7,11 @@ never dropped from and always goes first.
 
 A consumer that can write without waiting (a websocket whose socket buffer has room) sets
 `send_now`: while it is idle, with nothing queued, `put` hands it the event directly, so
-an event reaches an idle client without a task wake-up, as in a bare broadcast server.
+an event reaches an idle client without a task wake-up, as in a bare broadcast server. A
+websocket that can also take ready-made frames sets `write_frame`, which `put` tries first:
+the event's frame (`Event.frame`, built once per event) goes to the socket as is, with no
+per-client framing; a queue is drained the same way, many frames to one write
+(`take_frames`).
 
 A consumer idles in one of two ways: an in-process one awaits `waiter()` (a future); a
 websocket, which has no task of its own between sends, calls `park()` and is `kick`ed (a
@@ -25,23 +29,29 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from rooms.live.protocol import lagged_text
+from rooms.live.protocol import lagged_text, text_frame
 
 SendNow = Callable[[dict[str, Any]], bool]
 """Try to send one ASGI message at once. True: done. False: the consumer's task must finish
 it (it is in flight, or it failed), so the consumer is woken."""
 
+WriteFrame = Callable[[bytes], bool]
+"""Write serialized websocket frames if the socket takes them now. True: written. False:
+nothing was written (paused, closing), and `send_now` decides."""
+
 
 class Event:
-    """A published event, serialized once: `text` is what every subscriber is sent, and
-    `message` the one ASGI message that carries it (uvicorn does not modify it)."""
+    """A published event, serialized once: `text` is what every subscriber is sent,
+    `message` the one ASGI message that carries it (uvicorn does not modify it), and `frame`
+    the websocket frame of `text` (bytes, for `write_frame`)."""
 
-    __slots__ = ("message", "text", "topic")
+    __slots__ = ("frame", "message", "text", "topic")
 
     def __init__(self, topic: str, text: str) -> None:
         self.topic = topic
         self.text = text
         self.message: dict[str, Any] = {"type": "websocket.send", "text": text}
+        self.frame = text_frame(text)
 
     def data(self) -> dict[str, Any]:
         value: dict[str, Any] = json.loads(self.text)
@@ -53,7 +63,7 @@ class Subscriber:
 
     __slots__ = ("_events", "_join", "_leave", "_loop", "_maxsize", "_parked", "_queueing",
                  "_replies", "_waiter", "close_request", "counted", "dropped", "dropped_total",
-                 "kick", "listener", "send_now", "topics")
+                 "kick", "listener", "send_now", "topics", "write_frame", "written")
 
     def __init__(self, *, maxsize: int, listener: bool, join: Callable[[Subscriber, str], None],
                  leave: Callable[[Subscriber, str], None], counted: bool = True) -> None:
@@ -73,6 +83,8 @@ class Subscriber:
         self.dropped_total = 0
         self.close_request: tuple[int, str] | None = None
         self.send_now: SendNow | None = None
+        self.write_frame: WriteFrame | None = None  # tried before send_now (see above)
+        self.written = 0  # events that went through write_frame from put
         self.kick: Callable[[], None] | None = None  # wakes a parked consumer
 
     # --- membership ----------------------------------------------------------------
@@ -97,9 +109,13 @@ class Subscriber:
         """Queue `event` (never waits); `direct`: hand it to `send_now` if idle (see above)."""
         if direct and (self._parked or self._waiter is not None) and self.send_now is not None:
             # The consumer is idle with nothing queued, so this event is next in line.
-            if not self.send_now(event.message):
+            write = self.write_frame
+            if write is not None and write(event.frame):
+                self.written += 1
+            elif not self.send_now(event.message):
                 self._wake()
-            elif self._queueing:  # the hub caught up: a sender lingering for events may end
+                return
+            if self._queueing:  # the hub caught up: a sender lingering for events may end
                 self._queueing = False
                 self._wake()
             return
@@ -156,6 +172,19 @@ class Subscriber:
         if events:
             return events.popleft().message
         return None
+
+    def take_frames(self, limit: int) -> tuple[bytes, int] | None:
+        """The frames of up to `limit` queued events, oldest first, joined for one write, and
+        how many; None when something else is next (a reply, a `lagged` notice, a close) or
+        nothing is queued. The events are taken: the caller must write the bytes."""
+        events = self._events
+        if not events or self._replies or self.dropped or self.close_request is not None:
+            return None
+        count = min(limit, len(events))
+        if count == 1:
+            return events.popleft().frame, 1
+        popleft = events.popleft
+        return b"".join([popleft().frame for _ in range(count)]), count
 
     def next_text(self) -> str | None:
         message = self.next_message()
