@@ -189,7 +189,8 @@ class LeanWebSockets(WebSocketsSansIOProtocol):
 
     It also takes ready-made frames (`write_frames`): the live hub frames an event once and
     writes those bytes to every client, where uvicorn's `send` would encode and frame the
-    text again for each (a third of the CPU per delivered message; README "Live fan-out").
+    text again for each (at saturation, server CPU per delivered message went from 1.21x to
+    0.48x the bare `websockets` server's; README "Live fan-out: throughput and latency").
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -208,7 +209,8 @@ class LeanWebSockets(WebSocketsSansIOProtocol):
 
     def write_frames(self, data: bytes) -> bool:
         """Write whole serialized server frames (`rooms.live.protocol.text_frame`) if
-        `frames_writable()`; True if written, False if nothing was (then use `send`)."""
+        `frames_writable()`; True if written, False if nothing was (then use `send`). The
+        check is spelled out again: this runs once per client per event."""
         if (self._gate._open and self.conn.state is State.OPEN
                 and not self.close_sent and not self.conn.extensions
                 and not self.transport.is_closing()):
