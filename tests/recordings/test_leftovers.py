@@ -4,6 +4,7 @@ spools a killed process left are swept at start-up and by the periodic job."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
 import threading
@@ -262,3 +263,30 @@ async def test_the_event_loop_never_reads_the_spool(client: httpx.AsyncClient, a
                                  headers=MULTIPART)
         assert resp.status_code == 201, resp.text
     assert len(threads) == 2 and threading.get_ident() not in threads
+
+
+async def test_no_take_row_or_session_outlives_its_request(client: httpx.AsyncClient,
+                                                          app: FastAPI) -> None:
+    # Months on one box: whatever an upload or a pool/next builds in memory (ORM rows, the
+    # session, the unit of work) must be gone once it is answered (README "Reliability").
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from rooms.models import Artifact, ConsentManifest
+    from rooms.uow import UnitOfWork
+
+    kinds = (Artifact, ConsentManifest, AsyncSession, UnitOfWork)
+
+    def alive() -> dict[str, int]:
+        gc.collect()
+        objects = gc.get_objects()
+        return {kind.__name__: sum(isinstance(o, kind) for o in objects) for kind in kinds}
+
+    before = alive()
+    for round_ in range(3):
+        answers = await asyncio.gather(*(
+            client.post(PATHS[0], content=FILE_HEAD + wav16(0.2) + FILE_TAIL,
+                        headers={**MULTIPART, "X-Rooms-Client-Id": f"kiosk-{round_}-{i}"})
+            for i in range(8)))
+        assert [a.status_code for a in answers] == [201] * 8
+        assert (await client.get("/api/v1/pool/next", headers=CLIENT)).status_code in (200, 204)
+    assert alive() == before
