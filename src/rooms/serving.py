@@ -209,14 +209,11 @@ class LeanWebSockets(WebSocketsSansIOProtocol):
 
     def write_frames(self, data: bytes) -> bool:
         """Write whole serialized server frames (`rooms.live.protocol.text_frame`) if
-        `frames_writable()`; True if written, False if nothing was (then use `send`). The
-        check is spelled out again: this runs once per client per event."""
-        if (self._gate._open and self.conn.state is State.OPEN
-                and not self.close_sent and not self.conn.extensions
-                and not self.transport.is_closing()):
-            self.transport.write(data)
-            return True
-        return False
+        `frames_writable()`; True if written, False if nothing was (then use `send`)."""
+        if not self.frames_writable():
+            return False
+        self.transport.write(data)
+        return True
 
     def start_keepalive(self) -> None:
         super().start_keepalive()  # called once, right after the accept is written
